@@ -1,0 +1,71 @@
+# 平湖退役军人服务助手 — `make run` starts the product, `make test` runs every check CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export VETBOT_DATA_DIR ?= $(CURDIR)/var
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+# Defaults for the variables that endpoints.yml and credentials.yml read (see README).
+export RASA_PORT ?= 5005
+export ACTIONS_PORT ?= 5055
+export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
+export WECHAT_TOKEN ?=
+export WECHAT_ENCODING_AES_KEY ?=
+export WECHAT_APP_ID ?=
+export WECHAT_APP_SECRET ?=
+export WECHAT_API_BASE_URL ?= https://api.weixin.qq.com
+MODEL_DIR := $(VETBOT_DATA_DIR)/models
+MODEL     := $(MODEL_DIR)/vetbot.tar.gz
+KB_STAMP  := $(VETBOT_DATA_DIR)/kb/.built
+RASA_INPUTS := config.yml $(shell find bot/domain bot/data bot/dictionary -type f 2>/dev/null)
+KB_INPUTS   := $(shell find knowledge -name '*.md' -o -name '*.py' -o -name '*.yml' 2>/dev/null) bot/dictionary/userdict.txt
+
+.PHONY: run test install data model validate pytest test-stories test-nlu clean
+
+run: install data model  ## set up everything that changed, then start the stack
+	@scripts/run.sh
+
+test: install data model validate pytest test-stories test-nlu  ## what CI runs
+
+# Install only when the pins or the project metadata changed.
+install: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $$(scripts/find-python310.sh) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==24.2"
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
+	@touch $@
+
+# Converted embedding model + knowledge index (incremental; re-runs when the corpus changes).
+data: $(KB_STAMP)
+$(KB_STAMP): $(STAMP) $(KB_INPUTS)
+	$(BIN)/vetbot kb build --quiet
+	@touch $@
+
+# Train only when the NLU data, stories, domain or config changed.
+model: $(MODEL)
+$(MODEL): $(STAMP) $(RASA_INPUTS)
+	$(BIN)/rasa train --config config.yml --domain bot/domain --data bot/data \
+		--out $(MODEL_DIR) --fixed-model-name vetbot --quiet
+
+validate: $(STAMP)
+	$(BIN)/rasa data validate --config config.yml --domain bot/domain --data bot/data --fail-on-warnings
+
+pytest: $(STAMP) $(MODEL) $(KB_STAMP)
+	$(BIN)/python -m pytest -q
+
+test-stories: $(MODEL)
+	$(BIN)/rasa test core --model $(MODEL) --stories tests/stories \
+		--fail-on-prediction-errors --out $(VETBOT_DATA_DIR)/results/core
+
+test-nlu: $(MODEL)
+	$(BIN)/rasa test nlu --model $(MODEL) --nlu tests/nlu --out $(VETBOT_DATA_DIR)/results/nlu
+	$(BIN)/python scripts/nlu_report.py $(VETBOT_DATA_DIR)/results/nlu/intent_report.json
+
+clean:
+	rm -rf $(VETBOT_DATA_DIR) $(VENV)

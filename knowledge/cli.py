@@ -1,0 +1,155 @@
+"""`vetbot kb …`: build, import, list, remove, search and evaluate the knowledge base."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+SUPPORTED = (".md", ".txt", ".docx", ".pdf")
+
+
+def register(groups) -> None:
+    kb = groups.add_parser("kb", help="政策知识库").add_subparsers(dest="command", required=True)
+
+    build = kb.add_parser("build", help="同步项目语料并重建索引")
+    build.add_argument("--quiet", action="store_true")
+    build.set_defaults(handler=cmd_build)
+
+    imp = kb.add_parser("import", help="导入法规文件（.md .txt .docx .pdf，可给目录）")
+    imp.add_argument("paths", nargs="+", type=Path)
+    imp.set_defaults(handler=cmd_import)
+
+    lst = kb.add_parser("list", help="列出知识库里的文件")
+    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--all", action="store_true", help="也列出项目自带的语料条目")
+    lst.set_defaults(handler=cmd_list)
+
+    rm = kb.add_parser("remove", help="删除导入的文件")
+    rm.add_argument("doc_ids", nargs="+")
+    rm.set_defaults(handler=cmd_remove)
+
+    search = kb.add_parser("search", help="检索；问题写 - 则从标准输入逐行读取")
+    search.add_argument("question")
+    search.add_argument("--top-k", type=int, default=3)
+    search.add_argument("--mode", choices=("hybrid", "bm25", "dense"), default="hybrid")
+    search.add_argument("--json", action="store_true")
+    search.add_argument("--no-threshold", action="store_true", help="不做相关度过滤")
+    search.set_defaults(handler=cmd_search)
+
+    ev = kb.add_parser("eval", help="在开发问题集上评测 BM25 / 向量 / 混合检索")
+    ev.add_argument("--sweep", action="store_true", help="同时列出不同阈值下的结果")
+    ev.set_defaults(handler=cmd_eval)
+
+
+def _embedder():
+    from knowledge.embedder import load_embedder
+
+    return load_embedder()
+
+
+def _rebuild(store, quiet: bool = False) -> None:
+    from knowledge.index import build_index
+
+    report = build_index(store, _embedder(), progress=not quiet)
+    if not quiet:
+        print(f"索引已更新：{report.passages} 段，{report.index_kind}，用时 {report.total_seconds:.1f} 秒")
+
+
+def cmd_build(args) -> int:
+    from knowledge.index import open_store, sync_corpus
+
+    store = open_store()
+    changed = sync_corpus(store)
+    if not args.quiet:
+        print(f"项目语料：{changed} 条有变化")
+    _rebuild(store, args.quiet)
+    return 0
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    files = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED))
+        else:
+            files.append(path)
+    return files
+
+
+def cmd_import(args) -> int:
+    from knowledge.importer import ImportErrorWithReason, parse_document
+    from knowledge.index import open_store, sync_corpus
+
+    store = open_store()
+    sync_corpus(store)
+    failed = 0
+    for path in _expand(args.paths):
+        try:
+            doc = parse_document(path)
+        except (ImportErrorWithReason, OSError) as err:
+            print(f"导入失败 {path.name}：{err}", file=sys.stderr)
+            failed += 1
+            continue
+        changed = store.replace_document(
+            doc.doc_id, "import", doc.title, doc.date, doc.in_force, str(path.resolve()), doc.passages
+        )
+        state = "已导入" if changed else "未变化"
+        force = "" if doc.in_force else "（已废止）"
+        print(f"{state}：{doc.title}{force}，{len(doc.passages)} 条，版本日期 {doc.date}")
+    _rebuild(store)
+    return 1 if failed else 0
+
+
+def cmd_list(args) -> int:
+    from knowledge.index import open_store
+
+    docs = open_store().documents(None if args.all else "import")
+    if args.json:
+        print(json.dumps([d.__dict__ for d in docs], ensure_ascii=False, indent=1))
+        return 0
+    for doc in docs:
+        force = "现行" if doc.in_force else "已废止"
+        print(f"{doc.doc_id}\t{doc.title}\t{doc.date}\t{force}\t{doc.passage_count} 条")
+    if not docs:
+        print("还没有导入任何文件。")
+    return 0
+
+
+def cmd_remove(args) -> int:
+    from knowledge.index import open_store
+
+    store = open_store()
+    missing = [doc_id for doc_id in args.doc_ids if not store.remove_document(doc_id)]
+    for doc_id in missing:
+        print(f"没有找到：{doc_id}", file=sys.stderr)
+    if len(missing) < len(args.doc_ids):
+        _rebuild(store)
+    return 1 if missing else 0
+
+
+def cmd_search(args) -> int:
+    from knowledge.answer import citation
+    from knowledge.search import KnowledgeBase
+
+    kb = KnowledgeBase(_embedder())
+    questions = (line.strip() for line in sys.stdin) if args.question == "-" else [args.question]
+    for question in questions:
+        if not question:
+            continue
+        hits = kb.search(question, top_k=args.top_k, mode=args.mode, strict=not args.no_threshold)
+        if args.json:
+            print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False), flush=True)
+            continue
+        if not hits:
+            print(f"问：{question}\n  知识库里没有找到可靠的答案。")
+        for rank, hit in enumerate(hits, 1):
+            print(f"{rank}. {hit.passage.title}  [{hit.relevance:.3f}]\n   {citation(hit.passage)}")
+            print(f"   {hit.passage.text[:120]}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from knowledge.evaluate import main as evaluate
+
+    return evaluate(_embedder(), sweep=args.sweep)

@@ -1,0 +1,144 @@
+"""Hybrid retrieval: BM25 over jieba tokens + dense vectors in FAISS, fused by reciprocal
+rank fusion, then a relevance cross-check so that "I don't know" is said when it should be."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from knowledge import dense
+from knowledge.bm25 import BM25
+from knowledge.index import current_manifest, kb_dir
+from knowledge.passage import Passage
+from knowledge.tokenize import tokens
+
+MODES = ("bm25", "dense", "hybrid")
+RRF_K = 60
+CANDIDATES = 50
+HOME_REGIONS = ("平湖", "嘉兴", "浙江", "全国")  # rules that apply to a Pinghu veteran
+REPEALED_FACTOR = 0.3  # a repealed rule must lose to the current one
+FOREIGN_REGION_FACTOR = 0.5
+HOME_REGION_BONUS = 1.1
+
+# Relevance thresholds per mode, calibrated on tests/kb_eval (see `vetbot kb eval --sweep`).
+# Overridable: VETBOT_KB_MIN_DENSE, VETBOT_KB_MIN_BM25.
+DEFAULT_MIN_DENSE = 0.80
+DEFAULT_MIN_BM25 = 6.0
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float  # fused (or single-mode) ranking score
+    relevance: float  # dense cosine (hybrid/dense) or BM25 score (bm25)
+
+    def to_dict(self) -> dict:
+        p = self.passage
+        return {
+            "id": p.id, "title": p.title, "source": p.source, "article": p.article,
+            "date": p.date, "in_force": p.in_force, "region": p.region,
+            "score": round(float(self.score), 4), "relevance": round(float(self.relevance), 4),
+            "text": p.text,
+        }
+
+
+class _Loaded:
+    """One published index version, held in memory."""
+
+    def __init__(self, directory: Path):
+        with open(directory / "passages.jsonl", encoding="utf-8") as src:
+            self.passages = [Passage(**json.loads(line)) for line in src]
+        self.bm25 = BM25.load(directory)
+        self.vectors = np.load(directory / "vectors.npy")
+        self.index = dense.load(directory / "dense.faiss")
+
+
+class KnowledgeBase:
+    def __init__(self, embedder, base: Path | None = None, home_region: str = "平湖"):
+        self.embedder = embedder
+        self.root = kb_dir(base)
+        self.home_region = home_region
+        self.min_dense = float(os.environ.get("VETBOT_KB_MIN_DENSE", DEFAULT_MIN_DENSE))
+        self.min_bm25 = float(os.environ.get("VETBOT_KB_MIN_BM25", DEFAULT_MIN_BM25))
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._loaded: _Loaded | None = None
+
+    # -- index life cycle -------------------------------------------------------------
+    def _current(self) -> _Loaded:
+        """Reload when a new index was published (cheap check of the CURRENT file)."""
+        manifest = current_manifest(self.root.parent)
+        if manifest is None:
+            raise RuntimeError("知识库索引还没有建立，请先运行 vetbot kb build")
+        if manifest["version"] != self._version:
+            with self._lock:
+                if manifest["version"] != self._version:
+                    self._loaded = _Loaded(self.root / "indexes" / manifest["version"])
+                    self._version = manifest["version"]
+        return self._loaded
+
+    @property
+    def size(self) -> int:
+        return len(self._current().passages)
+
+    # -- search -----------------------------------------------------------------------
+    def search(self, query: str, top_k: int = 3, mode: str = "hybrid", strict: bool = True) -> list[Hit]:
+        """Best passages for the query, most relevant first. With strict=True passages below the
+        relevance threshold are dropped, so an empty list means "not in the knowledge base"."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        loaded = self._current()
+        if not query.strip() or not loaded.passages:
+            return []
+        bm25_scores = loaded.bm25.scores(tokens(query))
+        query_vec = self.embedder.encode_queries([query])[0] if mode != "bm25" else None
+
+        if mode == "bm25":
+            ranked = _top(bm25_scores, CANDIDATES)
+            scored = {i: float(bm25_scores[i]) for i in ranked}
+        else:
+            dense_scores, dense_ids = dense.search(loaded.index, query_vec, CANDIDATES)
+            if mode == "dense":
+                scored = {int(i): float(s) for i, s in zip(dense_ids, dense_scores)}
+            else:
+                scored = _rrf([_top(bm25_scores, CANDIDATES), [int(i) for i in dense_ids]])
+
+        hits = []
+        for i, score in scored.items():
+            passage = loaded.passages[i]
+            relevance = float(bm25_scores[i]) if mode == "bm25" else float(loaded.vectors[i] @ query_vec)
+            hits.append(Hit(passage, score * self._prior(passage), relevance))
+        hits.sort(key=lambda h: h.score, reverse=True)
+        if strict:
+            threshold = self.min_bm25 if mode == "bm25" else self.min_dense
+            hits = [h for h in hits if h.relevance >= threshold]
+        return hits[:top_k]
+
+    def _prior(self, passage: Passage) -> float:
+        factor = 1.0 if passage.in_force else REPEALED_FACTOR
+        if passage.region not in HOME_REGIONS:
+            factor *= FOREIGN_REGION_FACTOR
+        elif passage.region == self.home_region:
+            factor *= HOME_REGION_BONUS
+        return factor
+
+
+def _top(scores: np.ndarray, k: int) -> list[int]:
+    k = min(k, len(scores))
+    if k == 0:
+        return []
+    part = np.argpartition(-scores, k - 1)[:k]
+    part = part[scores[part] > 0]
+    return [int(i) for i in part[np.argsort(-scores[part])]]
+
+
+def _rrf(rankings: list[list[int]]) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, i in enumerate(ranking):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return fused

@@ -1,0 +1,100 @@
+"""Start the real action server and Rasa server (as `make run` does) for tests and benchmarks."""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+STARTUP_TIMEOUT = 240
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    rasa_url: str
+    actions_url: str
+    token: str
+    env: dict
+
+    def say(self, sender: str, message: str, timeout: float = 30) -> list[dict]:
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=timeout
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+def _wait(url: str, process: subprocess.Popen, log: Path, deadline: float) -> None:
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=2).ok:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} not ready after {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def start_stack(extra_env: dict | None = None):
+    data_dir = Path(os.environ.get("VETBOT_DATA_DIR") or ROOT / "var")
+    model = data_dir / "models" / "vetbot.tar.gz"
+    if not model.exists():
+        raise RuntimeError(f"no trained model at {model}: run `make model` first")
+    rasa_port, actions_port = free_port(), free_port()
+    token = secrets.token_urlsafe(16)
+    env = {
+        **os.environ,
+        "VETBOT_DATA_DIR": str(data_dir),
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "VETBOT_WARM_UP": "1",
+        **{var: os.environ.get(var, "") for var in
+           ("WECHAT_TOKEN", "WECHAT_ENCODING_AES_KEY", "WECHAT_APP_ID", "WECHAT_APP_SECRET")},
+        "WECHAT_API_BASE_URL": os.environ.get("WECHAT_API_BASE_URL", "http://127.0.0.1:9"),
+        **(extra_env or {}),
+    }
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    actions_log, rasa_log = logs / f"test-actions-{actions_port}.log", logs / f"test-rasa-{rasa_port}.log"
+    processes = []
+    try:
+        processes.append(subprocess.Popen(
+            [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(actions_port)],
+            cwd=ROOT, env=env, stdout=open(actions_log, "w"), stderr=subprocess.STDOUT,
+        ))
+        processes.append(subprocess.Popen(
+            [str(BIN / "rasa"), "run", "--model", str(model), "--endpoints", "endpoints.yml",
+             "--credentials", "credentials.yml", "--enable-api", "--auth-token", token,
+             "--port", str(rasa_port)],
+            cwd=ROOT, env=env, stdout=open(rasa_log, "w"), stderr=subprocess.STDOUT,
+        ))
+        deadline = time.time() + STARTUP_TIMEOUT
+        _wait(f"http://127.0.0.1:{actions_port}/health", processes[0], actions_log, deadline)
+        _wait(f"http://127.0.0.1:{rasa_port}/status?token={token}", processes[1], rasa_log, deadline)
+        yield Stack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token, env)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -1,0 +1,25 @@
+"""`vetbot`: the admin command. Each capability registers its own subcommand group."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vetbot", description="平湖退役军人服务助手 管理命令")
+    groups = parser.add_subparsers(dest="group", required=True)
+    from knowledge.cli import register as register_kb
+    from wechat_adapter.cli import register as register_wechat
+
+    register_kb(groups)
+    register_wechat(groups)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
