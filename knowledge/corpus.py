@@ -43,7 +43,7 @@ def parse_entry(path: Path) -> Passage:
         region=str(meta["region"]).strip(),
         category=str(meta["category"]).strip(),
         text="\n".join(line.strip() for line in body.strip().splitlines() if line.strip()),
-        keywords=" ".join(keywords if isinstance(keywords, list) else str(keywords).split()),
+        keywords=" ".join(map(str, keywords)) if isinstance(keywords, list) else str(keywords),
     )
 
 
