@@ -32,6 +32,7 @@ HOME_REGION_BONUS = 1.01  # a tie-breaker: local measures first when equally rel
 # Overridable: VETBOT_KB_MIN_DENSE, VETBOT_KB_MIN_BM25.
 DEFAULT_MIN_DENSE = 0.90
 DEFAULT_MIN_BM25 = 15.0
+RELATED_MARGIN = 0.03  # "see more" also shows passages this close to the threshold
 QUERY_CACHE_SIZE = 512
 
 
@@ -92,9 +93,12 @@ class KnowledgeBase:
         return len(self._current().passages)
 
     # -- search -----------------------------------------------------------------------
-    def search(self, query: str, top_k: int = 3, mode: str = "hybrid", strict: bool = True) -> list[Hit]:
+    def search(
+        self, query: str, top_k: int = 3, mode: str = "hybrid", strict: bool = True, margin: float = 0.0
+    ) -> list[Hit]:
         """Best passages for the query, most relevant first. With strict=True passages below the
-        relevance threshold are dropped, so an empty list means "not in the knowledge base"."""
+        relevance threshold (lowered by `margin`) are dropped, so an empty list means "not in the
+        knowledge base"."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         loaded = self._current()
@@ -120,7 +124,7 @@ class KnowledgeBase:
             hits.append(Hit(passage, score * self._prior(passage), relevance))
         hits.sort(key=lambda h: h.score, reverse=True)
         if strict:
-            threshold = self.min_bm25 if mode == "bm25" else self.min_dense
+            threshold = (self.min_bm25 if mode == "bm25" else self.min_dense) - margin
             hits = [h for h in hits if h.relevance >= threshold]
         return hits[:top_k]
 

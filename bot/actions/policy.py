@@ -13,6 +13,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from knowledge.answer import compose
+from knowledge.search import RELATED_MARGIN
 from knowledge.service import get_knowledge_base
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,10 @@ def is_real_question(text: str) -> bool:
     return not text.startswith("/") and len(_HAN.findall(text)) >= 3
 
 
-async def search(question: str, top_k: int):
+async def search(question: str, top_k: int, margin: float = 0.0):
     # Encoding runs torch on the CPU: keep it off the event loop.
     return await asyncio.get_running_loop().run_in_executor(
-        None, lambda: get_knowledge_base().search(question, top_k=top_k)
+        None, lambda: get_knowledge_base().search(question, top_k=top_k, margin=margin)
     )
 
 
@@ -76,7 +77,7 @@ class ActionMorePolicy(Action):
             dispatcher.utter_message(response="utter_ask_policy_question")
             return []
         try:
-            hits = (await search(question, top_k=shown + 2))[shown:]
+            hits = (await search(question, top_k=shown + 2, margin=RELATED_MARGIN))[shown:]
         except Exception:
             log.exception("knowledge search failed")
             dispatcher.utter_message(text=KB_DOWN, buttons=[HUMAN_BUTTON])
