@@ -124,7 +124,12 @@ class KnowledgeBase:
             hits.append(Hit(passage, score * self._prior(passage), relevance))
         hits.sort(key=lambda h: h.score, reverse=True)
         if strict:
+            # The best-ranked passage must itself be relevant: in hybrid mode that needs BM25
+            # and the dense model to agree on it, which separates unanswerable questions better
+            # than any single high cosine deep in the candidate list.
             threshold = (self.min_bm25 if mode == "bm25" else self.min_dense) - margin
+            if not hits or hits[0].relevance < threshold:
+                return []
             hits = [h for h in hits if h.relevance >= threshold]
         return hits[:top_k]
 
