@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # The HTTP API needs a token: use RASA_API_TOKEN, or make one once and keep it in the data dir.
 if [ -z "${RASA_API_TOKEN:-}" ]; then
     token_file="$VETBOT_DATA_DIR/rasa_api_token"
-    [ -s "$token_file" ] || (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))' > "$token_file")
+    [ -s "$token_file" ] || (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_hex(24))' > "$token_file")
     RASA_API_TOKEN="$(cat "$token_file")"
     echo "RASA_API_TOKEN 未设置，使用 $token_file 里的令牌"
 fi

@@ -57,7 +57,7 @@ def start_stack(extra_env: dict | None = None):
     if not model.exists():
         raise RuntimeError(f"no trained model at {model}: run `make model` first")
     rasa_port, actions_port = free_port(), free_port()
-    token = secrets.token_urlsafe(16)
+    token = secrets.token_hex(16)  # hex: a leading "-" would read as a command-line flag
     env = {
         **os.environ,
         "VETBOT_DATA_DIR": str(data_dir),

@@ -1,0 +1,371 @@
+"""Durable outbox for messages the bureau pushes to veterans (reminders, appeal updates,
+answers that could not be delivered in the conversation).
+
+Usage from anywhere (action server, cron, the channel):
+
+    from wechat_adapter.outbox import enqueue
+    enqueue(openid, "您预约的评残代办在明天上午9点。", kind="booking_reminder")
+
+A sender (the channel's background task or `vetbot wechat outbox send`) drains it:
+inside WeChat's 48-hour window after the veteran's last message it uses the customer-service
+API, otherwise a template message (WECHAT_TEMPLATE_<KIND> or WECHAT_TEMPLATE_NOTICE); with no
+template the message is handed to staff (status "staff"). Failures back off exponentially.
+Every attempt is a row in `attempts`. A row being sent holds a lease; if the process dies the
+lease expires and the message is sent again (at-least-once: nothing is lost).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vetbot.config import subdir
+from wechat_adapter.api import (
+    CUSTOMER_SERVICE_QUOTA,
+    OUTSIDE_48H_WINDOW,
+    WeChatAPI,
+    WeChatAPIError,
+)
+from wechat_adapter.replies import split_text
+
+logger = logging.getLogger(__name__)
+
+PENDING, SENDING, SENT, FAILED, STAFF = "pending", "sending", "sent", "failed", "staff"
+# WeChat allows customer-service messages for 48 h after the user's last interaction; keep a margin.
+CUSTOMER_SERVICE_WINDOW = 48 * 3600 - 600
+# Errors that no retry will fix: hand the message to staff.
+PERMANENT_ERRORS = {40003, 40037, 43004, 43101, 47003}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    openid TEXT NOT NULL,
+    text TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    template_data TEXT,
+    via TEXT NOT NULL DEFAULT 'auto',
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    parts_sent INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    lease_until REAL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    sent_via TEXT,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+    attempted_at REAL NOT NULL,
+    method TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    errcode INTEGER,
+    detail TEXT
+);
+CREATE TABLE IF NOT EXISTS last_seen (
+    openid TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
+"""
+
+
+def default_path() -> Path:
+    return subdir("wechat") / "outbox.sqlite3"
+
+
+@dataclass
+class OutboxItem:
+    id: int
+    openid: str
+    text: str
+    kind: str
+    template_data: dict | None
+    via: str
+    status: str
+    attempts: int
+    parts_sent: int
+    next_attempt_at: float
+    created_at: float
+    sent_via: str | None
+    last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "OutboxItem":
+        return cls(
+            id=row["id"],
+            openid=row["openid"],
+            text=row["text"],
+            kind=row["kind"],
+            template_data=json.loads(row["template_data"]) if row["template_data"] else None,
+            via=row["via"],
+            status=row["status"],
+            attempts=row["attempts"],
+            parts_sent=row["parts_sent"],
+            next_attempt_at=row["next_attempt_at"],
+            created_at=row["created_at"],
+            sent_via=row["sent_via"],
+            last_error=row["last_error"],
+        )
+
+
+class Outbox:
+    """The SQLite tables; every method is a short transaction on its own connection."""
+
+    def __init__(self, path: Path | str | None = None, clock=time.time) -> None:
+        self.path = Path(path) if path else default_path()
+        self.clock = clock
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        return db
+
+    # -- producers -------------------------------------------------------------------------
+    def enqueue(
+        self,
+        openid: str,
+        text: str,
+        kind: str,
+        template_data: dict | None = None,
+        via: str = "auto",
+    ) -> int:
+        if not openid or not text:
+            raise ValueError("openid and text are required")
+        if via not in ("auto", "template"):
+            raise ValueError("via must be 'auto' or 'template'")
+        now = self.clock()
+        with closing(self._connect()) as db:
+            cursor = db.execute(
+                "INSERT INTO outbox (openid, text, kind, template_data, via, next_attempt_at, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (openid, text, kind, json.dumps(template_data, ensure_ascii=False) if template_data else None,
+                 via, now, now, now),
+            )
+            return int(cursor.lastrowid)
+
+    def touch(self, openid: str, at: float | None = None) -> None:
+        """Record that the veteran just interacted (opens the 48-hour window)."""
+        with closing(self._connect()) as db:
+            db.execute(
+                "INSERT INTO last_seen (openid, seen_at) VALUES (?, ?)"
+                " ON CONFLICT(openid) DO UPDATE SET seen_at = excluded.seen_at",
+                (openid, self.clock() if at is None else at),
+            )
+
+    def last_seen(self, openid: str) -> float | None:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT seen_at FROM last_seen WHERE openid = ?", (openid,)).fetchone()
+        return row["seen_at"] if row else None
+
+    # -- sender side -----------------------------------------------------------------------
+    def claim_due(self, limit: int = 20, lease: float = 120.0) -> list[OutboxItem]:
+        """Take due messages (and ones whose sender died mid-send) under a lease."""
+        now = self.clock()
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute(
+                "SELECT * FROM outbox WHERE (status = ? AND next_attempt_at <= ?)"
+                " OR (status = ? AND lease_until <= ?) ORDER BY id LIMIT ?",
+                (PENDING, now, SENDING, now, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE outbox SET status = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+                [(SENDING, now + lease, now, row["id"]) for row in rows],
+            )
+            db.execute("COMMIT")
+        return [OutboxItem.from_row(row) for row in rows]
+
+    def log_attempt(self, outbox_id: int, method: str, ok: bool, errcode: int | None = None, detail: str = "") -> None:
+        with closing(self._connect()) as db:
+            db.execute(
+                "INSERT INTO attempts (outbox_id, attempted_at, method, ok, errcode, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                (outbox_id, self.clock(), method, int(ok), errcode, detail[:500]),
+            )
+
+    def record_parts_sent(self, outbox_id: int, parts_sent: int) -> None:
+        with closing(self._connect()) as db:
+            db.execute("UPDATE outbox SET parts_sent = ?, updated_at = ? WHERE id = ?", (parts_sent, self.clock(), outbox_id))
+
+    def mark_sent(self, outbox_id: int, method: str) -> None:
+        self._finish(outbox_id, SENT, sent_via=method)
+
+    def mark_final(self, outbox_id: int, status: str, error: str) -> None:
+        self._finish(outbox_id, status, error=error)
+
+    def _finish(self, outbox_id: int, status: str, sent_via: str | None = None, error: str | None = None) -> None:
+        with closing(self._connect()) as db:
+            db.execute(
+                "UPDATE outbox SET status = ?, sent_via = COALESCE(?, sent_via), last_error = COALESCE(?, last_error),"
+                " lease_until = NULL, updated_at = ? WHERE id = ?",
+                (status, sent_via, error, self.clock(), outbox_id),
+            )
+
+    def mark_retry(self, outbox_id: int, error: str, delay: float, max_attempts: int) -> str:
+        now = self.clock()
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+            attempts = (row["attempts"] if row else 0) + 1
+            status = FAILED if attempts >= max_attempts else PENDING
+            db.execute(
+                "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_until = NULL,"
+                " updated_at = ? WHERE id = ?",
+                (status, attempts, now + delay, error, now, outbox_id),
+            )
+            db.execute("COMMIT")
+        return status
+
+    # -- staff / CLI -------------------------------------------------------------------------
+    def list(self, status: str | None = None, limit: int = 50) -> list[OutboxItem]:
+        with closing(self._connect()) as db:
+            if status:
+                rows = db.execute("SELECT * FROM outbox WHERE status = ? ORDER BY id DESC LIMIT ?", (status, limit))
+            else:
+                rows = db.execute("SELECT * FROM outbox ORDER BY id DESC LIMIT ?", (limit,))
+            return [OutboxItem.from_row(row) for row in rows.fetchall()]
+
+    def get(self, outbox_id: int) -> OutboxItem | None:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        return OutboxItem.from_row(row) if row else None
+
+    def attempts(self, outbox_id: int) -> list[dict[str, Any]]:
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT * FROM attempts WHERE outbox_id = ? ORDER BY id", (outbox_id,)).fetchall()
+        return [dict(row) for row in rows]
+
+    def retry(self, outbox_id: int | None = None, statuses: tuple[str, ...] = (FAILED, STAFF)) -> int:
+        """Put failed (or staff) messages back in the queue, now."""
+        now = self.clock()
+        marks = ",".join("?" for _ in statuses)
+        with closing(self._connect()) as db:
+            if outbox_id is not None:
+                cursor = db.execute(
+                    f"UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ?, updated_at = ?"
+                    f" WHERE id = ? AND status IN ({marks})",
+                    (PENDING, now, now, outbox_id, *statuses),
+                )
+            else:
+                cursor = db.execute(
+                    f"UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ?, updated_at = ?"
+                    f" WHERE status IN ({marks})",
+                    (PENDING, now, now, *statuses),
+                )
+            return cursor.rowcount
+
+
+def enqueue(openid: str, text: str, kind: str, template_data: dict | None = None, via: str = "auto") -> int:
+    """Queue a message for a veteran in the default outbox (data_dir()/wechat/outbox.sqlite3)."""
+    return Outbox().enqueue(openid, text, kind, template_data, via)
+
+
+def template_payload(item: OutboxItem) -> dict:
+    """WeChat wants {"field": {"value": "..."}}; callers may pass plain strings."""
+    if item.template_data:
+        return {
+            key: value if isinstance(value, dict) else {"value": str(value)}
+            for key, value in item.template_data.items()
+        }
+    field_name = os.environ.get("WECHAT_NOTICE_FIELD") or "content"
+    return {field_name: {"value": item.text}}
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        outbox: Outbox,
+        api: WeChatAPI,
+        templates: dict[str, str] | None = None,
+        backoff_base: float = 30.0,
+        backoff_max: float = 3600.0,
+        max_attempts: int = 10,
+        window: float = CUSTOMER_SERVICE_WINDOW,
+    ) -> None:
+        self.outbox = outbox
+        self.api = api
+        self.templates = templates or {}
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_attempts = max_attempts
+        self.window = window
+
+    def _template_for(self, kind: str) -> str | None:
+        return self.templates.get(kind.lower()) or self.templates.get("notice")
+
+    def _delay(self, attempts_so_far: int) -> float:
+        return min(self.backoff_max, self.backoff_base * (2 ** attempts_so_far))
+
+    async def drain_once(self, limit: int = 20) -> int:
+        """Send what is due now; returns how many messages were handled."""
+        items = await asyncio.to_thread(self.outbox.claim_due, limit)
+        for item in items:
+            try:
+                await self.deliver(item)
+            except Exception as error:  # never let one message stop the queue
+                logger.exception("Outbox message %s failed unexpectedly", item.id)
+                await asyncio.to_thread(
+                    self.outbox.mark_retry, item.id, f"internal: {error}", self._delay(item.attempts), self.max_attempts
+                )
+        return len(items)
+
+    async def deliver(self, item: OutboxItem) -> str:
+        outbox = self.outbox
+        seen = await asyncio.to_thread(outbox.last_seen, item.openid)
+        inside_window = seen is not None and outbox.clock() - seen < self.window
+        if item.via != "template" and inside_window:
+            parts = split_text(item.text)
+            try:
+                for index in range(item.parts_sent, len(parts)):
+                    await self.api.send_text(item.openid, parts[index])
+                    await asyncio.to_thread(outbox.record_parts_sent, item.id, index + 1)
+                await asyncio.to_thread(outbox.log_attempt, item.id, "custom", True)
+                await asyncio.to_thread(outbox.mark_sent, item.id, "custom")
+                return SENT
+            except WeChatAPIError as error:
+                await asyncio.to_thread(outbox.log_attempt, item.id, "custom", False, error.errcode, str(error))
+                if error.errcode not in (OUTSIDE_48H_WINDOW, CUSTOMER_SERVICE_QUOTA):
+                    return await self._retry_or_give_up(item, error)
+                logger.info("Outbox %s: customer-service refused (%s), trying a template", item.id, error.errcode)
+        return await self._send_template(item)
+
+    async def _send_template(self, item: OutboxItem) -> str:
+        template_id = self._template_for(item.kind)
+        if not template_id:
+            detail = "outside the 48-hour window and no template configured (WECHAT_TEMPLATE_NOTICE)"
+            await asyncio.to_thread(self.outbox.log_attempt, item.id, "none", False, None, detail)
+            await asyncio.to_thread(self.outbox.mark_final, item.id, STAFF, detail)
+            logger.warning("Outbox %s handed to staff: %s", item.id, detail)
+            return STAFF
+        try:
+            await self.api.send_template(item.openid, template_id, template_payload(item))
+        except WeChatAPIError as error:
+            await asyncio.to_thread(self.outbox.log_attempt, item.id, "template", False, error.errcode, str(error))
+            return await self._retry_or_give_up(item, error)
+        await asyncio.to_thread(self.outbox.log_attempt, item.id, "template", True)
+        await asyncio.to_thread(self.outbox.mark_sent, item.id, "template")
+        return SENT
+
+    async def _retry_or_give_up(self, item: OutboxItem, error: WeChatAPIError) -> str:
+        if error.errcode in PERMANENT_ERRORS:
+            await asyncio.to_thread(self.outbox.mark_final, item.id, STAFF, str(error))
+            logger.warning("Outbox %s handed to staff: %s", item.id, error)
+            return STAFF
+        status = await asyncio.to_thread(
+            self.outbox.mark_retry, item.id, str(error), self._delay(item.attempts), self.max_attempts
+        )
+        if status == FAILED:
+            logger.error("Outbox %s gave up after %s attempts: %s", item.id, self.max_attempts, error)
+        return status

@@ -1,0 +1,141 @@
+"""The access_token: fetched once, cached, shared by every process of the deployment.
+
+WeChat allows only a couple of thousand token fetches a day and a new token invalidates the
+old one after a few minutes, so every process must share one token. The shared copy is a
+JSON file under data_dir()/wechat/ guarded by flock, or a Redis key when Redis is configured.
+Whoever holds the lock fetches; the others re-read what it wrote.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import AsyncIterator, Awaitable, Callable
+
+from wechat_adapter.store import KeyValueStore
+
+logger = logging.getLogger(__name__)
+
+# Refresh this long before WeChat's expiry (tokens live 7200 s).
+SAFETY_MARGIN = 300.0
+LOCK_TIMEOUT = 20.0
+
+Fetcher = Callable[[], Awaitable[tuple[str, int]]]
+
+
+class FileTokenBackend:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    async def read(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    async def write(self, record: dict) -> None:
+        # Write-then-rename so a reader never sees half a file.
+        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(record), encoding="utf-8")
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, self.path)
+
+    @contextlib.asynccontextmanager
+    async def lock(self) -> AsyncIterator[None]:
+        with open(self.path.with_suffix(".lock"), "a+") as handle:
+            deadline = time.monotonic() + LOCK_TIMEOUT
+            locked = False
+            while not locked:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    locked = True
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        logger.warning("access_token lock still held after %ss; fetching anyway", LOCK_TIMEOUT)
+                        break
+                    await asyncio.sleep(0.05)
+            try:
+                yield
+            finally:
+                if locked:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class StoreTokenBackend:
+    def __init__(self, store: KeyValueStore, key: str) -> None:
+        self.store = store
+        self.key = key
+
+    async def read(self) -> dict | None:
+        raw = await self.store.get(self.key)
+        return json.loads(raw) if raw else None
+
+    async def write(self, record: dict) -> None:
+        ttl = max(1.0, record["expires_at"] - time.time())
+        await self.store.put(self.key, json.dumps(record), ttl)
+
+    @contextlib.asynccontextmanager
+    async def lock(self) -> AsyncIterator[None]:
+        lock_key = self.key + ":lock"
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        locked = False
+        while not (locked := await self.store.add(lock_key, str(os.getpid()), LOCK_TIMEOUT)):
+            if time.monotonic() > deadline:
+                logger.warning("access_token lock still held after %ss; fetching anyway", LOCK_TIMEOUT)
+                break
+            await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            if locked:
+                await self.store.delete(lock_key)
+
+
+class TokenCache:
+    def __init__(self, fetch: Fetcher, backend, margin: float = SAFETY_MARGIN, clock=time.time) -> None:
+        self.fetch = fetch
+        self.backend = backend
+        self.margin = margin
+        self.clock = clock
+        self._memo: dict | None = None
+        self._local_lock = asyncio.Lock()
+
+    def _fresh(self, record: dict | None) -> bool:
+        return bool(record and record.get("access_token") and record.get("refresh_at", 0) > self.clock())
+
+    async def get(self) -> str:
+        if self._fresh(self._memo):
+            return self._memo["access_token"]
+        record = await self.backend.read()
+        if self._fresh(record):
+            self._memo = record
+            return record["access_token"]
+        return await self.refresh()
+
+    async def refresh(self, stale: str | None = None) -> str:
+        """Get a new token, unless another process already replaced `stale` (or none was fresh)."""
+        async with self._local_lock, self.backend.lock():
+            record = await self.backend.read()
+            replaced = record and stale is not None and record.get("access_token") != stale
+            if self._fresh(record) and (stale is None or replaced):
+                self._memo = record
+                return record["access_token"]
+            token, expires_in = await self.fetch()
+            now = self.clock()
+            margin = min(self.margin, expires_in / 5)
+            record = {
+                "access_token": token,
+                "fetched_at": now,
+                "expires_at": now + expires_in,
+                "refresh_at": now + expires_in - margin,
+            }
+            await self.backend.write(record)
+            self._memo = record
+            logger.info("Fetched a new WeChat access_token (valid %ss)", expires_in)
+            return token

@@ -1,0 +1,152 @@
+"""One Rasa turn per WeChat message, answered passively when it is fast enough.
+
+WeChat waits 5 s for the HTTP answer and otherwise retries (same MsgId, three tries). So:
+  * the first delivery claims the message and starts the turn; later deliveries never do;
+  * if the turn finishes within the budget the answer is the passive reply;
+  * otherwise we answer "success" at once and the finished answer goes out through the
+    customer-service API, unless a retry picked it up passively first (never both).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Awaitable, Callable
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+from vetbot.config import hotline
+from wechat_adapter.dedupe import CUSTOMER_SERVICE, PASSIVE, MessageLedger
+from wechat_adapter.delivery import CustomerServiceCourier
+from wechat_adapter.replies import OptionMemory, format_turn, split_text
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME = "wechat"
+
+
+def apology() -> str:
+    return f"抱歉，系统暂时出了点问题，请您稍后再试。着急的话请拨打服务热线：{hotline()}。"
+
+
+class WeChatCollector(CollectingOutputChannel):
+    """Collects the bot's messages; named "wechat" so channel-specific responses apply."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        ledger: MessageLedger,
+        options: OptionMemory,
+        courier: CustomerServiceCourier,
+        overflow_delay: float = 0.5,
+        handoff_grace: float = 0.2,
+    ) -> None:
+        self.on_new_message = on_new_message
+        self.ledger = ledger
+        self.options = options
+        self.courier = courier
+        self.overflow_delay = overflow_delay
+        # After a late turn finishes, give a waiting retry this long to take the answer
+        # passively before we use the customer-service API.
+        self.handoff_grace = handoff_grace
+        self._background: set[asyncio.Task] = set()
+
+    def _spawn(self, coroutine) -> asyncio.Task:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait for background turns and deliveries (tests, shutdown)."""
+        end = time.monotonic() + timeout
+        while self._background and time.monotonic() < end:
+            await asyncio.wait(set(self._background), timeout=max(0.0, end - time.monotonic()))
+
+    async def handle(
+        self,
+        key: str,
+        openid: str,
+        text: str,
+        from_user: bool,
+        message_id: str,
+        deadline: float,
+        metadata: dict | None = None,
+    ) -> str | None:
+        """Return the passive reply text, or None to answer "success"."""
+        if not await self.ledger.claim_turn(key):
+            logger.info("WeChat retry/duplicate of %s: not starting another turn", key)
+            parts = await self.ledger.wait_for_answer(key, deadline)
+            return await self._passive(key, openid, parts) if parts else None
+
+        turn = self._spawn(self._run_turn(key, openid, text, from_user, message_id, metadata))
+        try:
+            done, _ = await asyncio.wait({turn}, timeout=max(0.0, deadline - time.monotonic()))
+        except asyncio.CancelledError:
+            # WeChat hung up (its 5 s passed): deliver the answer later instead.
+            self._spawn(self._deliver_late(key, openid, turn))
+            raise
+        if done:
+            return await self._passive(key, openid, turn.result())
+        logger.info("WeChat turn %s is slow: answering 'success' now, customer-service message later", key)
+        self._spawn(self._deliver_late(key, openid, turn))
+        return None
+
+    async def _run_turn(
+        self, key: str, openid: str, text: str, from_user: bool, message_id: str, metadata: dict | None
+    ) -> list[str]:
+        started = time.monotonic()
+        try:
+            if from_user:
+                text = await self.options.resolve(openid, text)
+            collector = WeChatCollector()
+            await self.on_new_message(
+                UserMessage(
+                    text,
+                    collector,
+                    openid,
+                    input_channel=CHANNEL_NAME,
+                    message_id=message_id,
+                    metadata=metadata,
+                )
+            )
+            formatted = format_turn(collector.messages)
+            await self.options.remember(openid, formatted.option_payloads)
+            answer = formatted.text
+        except Exception:
+            logger.exception("Rasa turn for WeChat message %s failed", key)
+            answer = apology()
+        parts = split_text(answer) if answer else []
+        await self.ledger.save_answer(key, parts)
+        logger.info("WeChat turn %s took %.2fs (%d part(s))", key, time.monotonic() - started, len(parts))
+        return parts
+
+    async def _passive(self, key: str, openid: str, parts: list[str]) -> str | None:
+        if not parts:
+            return None
+        if await self.ledger.claim_delivery(key, PASSIVE) != PASSIVE:
+            return None  # already went out through the customer-service API
+        if len(parts) > 1 and await self.ledger.claim_overflow(key):
+            self._spawn(self._send_overflow(openid, parts[1:]))
+        return parts[0]
+
+    async def _send_overflow(self, openid: str, parts: list[str]) -> None:
+        # Let the passive reply reach the veteran first so the parts arrive in order.
+        await asyncio.sleep(self.overflow_delay)
+        await self.courier.send(openid, parts)
+
+    async def _deliver_late(self, key: str, openid: str, turn: asyncio.Task) -> None:
+        parts = await turn
+        if not parts:
+            return
+        await asyncio.sleep(self.handoff_grace)
+        if await self.ledger.claim_delivery(key, CUSTOMER_SERVICE) == CUSTOMER_SERVICE:
+            await self.courier.send(openid, parts)
+        else:
+            logger.info("Answer to %s went out passively on a WeChat retry", key)
