@@ -87,8 +87,8 @@ def main(embedder, sweep: bool = False) -> int:
     print("\nrefusal = 不可回答的问题被拒答的比例；answered = 可回答的问题没有被误拒的比例")
     if sweep:
         for mode, res in results.items():
-            values = np.arange(4.0, 24.0, 2.0) if mode == "bm25" else np.arange(0.86, 0.93, 0.005)
+            values = np.arange(4.0, 24.0, 2.0) if mode == "bm25" else np.arange(0.870, 0.925, 0.005)
             print(f"\n{mode} 阈值扫描：threshold refusal answered")
             for t in values:
-                print(f"  {t:6.2f} {res.refused(t):8.3f} {res.answered(t):8.3f}")
+                print(f"  {t:6.3f} {res.refused(t):8.3f} {res.answered(t):8.3f}")
     return 0

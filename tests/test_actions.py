@@ -38,7 +38,7 @@ def test_policy_answer_names_its_source():
 
 
 def test_unknown_policy_question_offers_a_person_instead_of_guessing():
-    messages, _ = run(ActionAnswerPolicy(), tracker_for(user_event("退役军人去美国旅游签证怎么办理加急", "ask_policy")))
+    messages, _ = run(ActionAnswerPolicy(), tracker_for(user_event("平湖哪家银行定期存款利息最高", "ask_policy")))
     assert "没有找到" in messages[0]["text"] and "依据" not in messages[0]["text"]
     assert messages[0]["buttons"][0]["payload"] == "/request_human"
 
@@ -82,3 +82,20 @@ def test_fallback_still_answers_a_clear_policy_question():
 @pytest.mark.parametrize("text,expected", [("/ask_policy", False), ("政策", False), ("优待证怎么办", True)])
 def test_is_real_question(text, expected):
     assert is_real_question(text) is expected
+
+
+def test_near_miss_asks_did_you_mean_and_the_button_gets_an_answer(monkeypatch):
+    from knowledge.service import get_knowledge_base
+
+    kb = get_knowledge_base()
+    question = "退伍证丢了优待证还能办吗"
+    best = kb.search(question, top_k=1, strict=False)[0]
+    # Put the answer threshold just above this question's best match: the bot must not answer.
+    monkeypatch.setattr(kb, "min_dense", best.relevance + 0.005)
+    messages, _ = run(ActionAnswerPolicy(), tracker_for(user_event(question, "ask_policy")))
+    assert "您是想问" in messages[0]["text"] and "依据" not in messages[0]["text"]
+    payload = messages[0]["buttons"][0]["payload"]
+    assert payload == best.passage.title
+    monkeypatch.undo()
+    messages, _ = run(ActionAnswerPolicy(), tracker_for(user_event(payload, "ask_policy")))
+    assert "依据：《" in messages[0]["text"]

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 MORE_BUTTON = {"title": "看更多", "payload": "/ask_more"}
 HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
+SUGGEST_MARGIN = 0.02  # below the answer threshold but this close: ask "did you mean …?"
 NOT_FOUND = "这个问题我在政策库里没有找到可靠的答案，不敢乱说。我帮您转人工问问工作人员，好吗？"
 KB_DOWN = "政策库暂时用不了，请稍后再试，或者转人工问工作人员。"
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -39,18 +40,26 @@ async def search(question: str, top_k: int, margin: float = 0.0):
 
 
 async def answer_question(dispatcher: CollectingDispatcher, question: str) -> bool:
-    """Reply with the best passage; returns False when nothing relevant was found."""
+    """Reply with the best passage, or ask "did you mean …?" when one is nearly relevant enough.
+    Returns False when nothing relevant was found (the reply then offers a person)."""
     try:
         hits = await search(question, top_k=1)
+        near = [] if hits else await search(question, top_k=1, margin=SUGGEST_MARGIN)
     except Exception:  # the veteran gets a plain apology, the log gets the details
         log.exception("knowledge search failed")
         dispatcher.utter_message(text=KB_DOWN, buttons=[HUMAN_BUTTON])
         return True
-    if not hits:
-        dispatcher.utter_message(text=NOT_FOUND, buttons=[HUMAN_BUTTON])
-        return False
-    dispatcher.utter_message(text=compose(hits[0]), buttons=[MORE_BUTTON, HUMAN_BUTTON])
-    return True
+    if hits:
+        dispatcher.utter_message(text=compose(hits[0]), buttons=[MORE_BUTTON, HUMAN_BUTTON])
+        return True
+    if near:
+        # The button re-asks with the entry's own title, which the search then answers surely.
+        title = near[0].passage.title
+        dispatcher.utter_message(text=f"这个问题我没有十足把握。您是想问“{title}”吗？",
+                                 buttons=[{"title": f"是，{title}", "payload": title}, HUMAN_BUTTON])
+        return True
+    dispatcher.utter_message(text=NOT_FOUND, buttons=[HUMAN_BUTTON])
+    return False
 
 
 class ActionAnswerPolicy(Action):
