@@ -49,22 +49,32 @@ class FileTokenBackend:
     @contextlib.asynccontextmanager
     async def lock(self) -> AsyncIterator[None]:
         with open(self.path.with_suffix(".lock"), "a+") as handle:
-            deadline = time.monotonic() + LOCK_TIMEOUT
-            locked = False
-            while not locked:
+
+            async def try_lock() -> bool:
                 try:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    locked = True
+                    return True
                 except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        logger.warning("access_token lock still held after %ss; fetching anyway", LOCK_TIMEOUT)
-                        break
-                    await asyncio.sleep(0.05)
+                    return False
+
+            locked = await _acquire(try_lock)
             try:
                 yield
             finally:
                 if locked:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+async def _acquire(try_lock: Callable[[], Awaitable[bool]]) -> bool:
+    """Poll try_lock until it succeeds or LOCK_TIMEOUT passes (then go on unlocked: a stuck
+    holder must not stop every message; at worst the token is fetched twice)."""
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while not await try_lock():
+        if time.monotonic() > deadline:
+            logger.warning("access_token lock still held after %ss; fetching anyway", LOCK_TIMEOUT)
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 class StoreTokenBackend:
@@ -83,13 +93,7 @@ class StoreTokenBackend:
     @contextlib.asynccontextmanager
     async def lock(self) -> AsyncIterator[None]:
         lock_key = self.key + ":lock"
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        locked = False
-        while not (locked := await self.store.add(lock_key, str(os.getpid()), LOCK_TIMEOUT)):
-            if time.monotonic() > deadline:
-                logger.warning("access_token lock still held after %ss; fetching anyway", LOCK_TIMEOUT)
-                break
-            await asyncio.sleep(0.05)
+        locked = await _acquire(lambda: self.store.add(lock_key, str(os.getpid()), LOCK_TIMEOUT))
         try:
             yield
         finally:
