@@ -8,7 +8,8 @@ from knowledge.passage import Passage
 from knowledge.search import Hit
 
 MAX_RULE_CHARS = 150
-_SENTENCE_END = re.compile(r"(?<=[。！？；])")
+_SENTENCE_END = re.compile(r"(?<=[。！？])")
+_CLAUSE_END = re.compile(r"(?<=[；，：])")
 
 
 def citation(passage: Passage) -> str:
@@ -18,16 +19,16 @@ def citation(passage: Passage) -> str:
 
 
 def short_rule(text: str, limit: int = MAX_RULE_CHARS) -> str:
-    """The first one or two sentences of the passage, cut at a sentence end."""
+    """The first one or two sentences of the passage; a long sentence is cut after a clause."""
     text = " ".join(text.split())
     sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
-    rule = ""
-    for sentence in sentences[:2]:
-        if rule and len(rule) + len(sentence) > limit:
-            break
-        rule += sentence
+    rule = sentences[0] if sentences else ""
+    if len(sentences) > 1 and len(rule) + len(sentences[1]) <= limit:
+        rule += sentences[1]
     if len(rule) > limit:
-        rule = rule[:limit].rstrip("，、；：") + "……"
+        clauses = [c for c in _CLAUSE_END.split(rule[:limit]) if c]
+        cut = "".join(clauses[:-1]) if len(clauses) > 1 else rule[:limit]
+        rule = cut.rstrip("，、；：") + "……"
     return rule
 
 

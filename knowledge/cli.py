@@ -145,7 +145,7 @@ def cmd_search(args) -> int:
             print(f"问：{question}\n  知识库里没有找到可靠的答案。")
         for rank, hit in enumerate(hits, 1):
             print(f"{rank}. {hit.passage.title}  [{hit.relevance:.3f}]\n   {citation(hit.passage)}")
-            print(f"   {hit.passage.text[:120]}")
+            print(f"   {' '.join(hit.passage.text.split())[:120]}")
     return 0
 
 

@@ -15,7 +15,7 @@ from knowledge import dense
 from knowledge.bm25 import BM25
 from knowledge.index import current_manifest, kb_dir
 from knowledge.passage import Passage
-from knowledge.tokenize import tokens
+from knowledge.tokenize import query_tokens
 
 MODES = ("bm25", "dense", "hybrid")
 RRF_K = 60
@@ -104,7 +104,7 @@ class KnowledgeBase:
         loaded = self._current()
         if not query.strip() or not loaded.passages:
             return []
-        bm25_scores = loaded.bm25.scores(tokens(query))
+        bm25_scores = loaded.bm25.scores(query_tokens(query))
         query_vec = self._encode_query(query) if mode != "bm25" else None
 
         if mode == "bm25":

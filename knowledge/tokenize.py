@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
+from pathlib import Path
 
 import jieba
+import yaml
 
 from vetbot.config import PROJECT_ROOT
 
 USER_DICT = PROJECT_ROOT / "bot" / "dictionary" / "userdict.txt"
+COLLOQUIAL = Path(__file__).with_name("colloquial.yml")
 
 # Function words and question words that carry no topic.
 STOPWORDS = set(
@@ -50,5 +53,21 @@ def char_bigrams(text: str) -> list[str]:
     return grams
 
 
+@lru_cache(maxsize=1)
+def _colloquial() -> dict[str, list[str]]:
+    return yaml.safe_load(COLLOQUIAL.read_text(encoding="utf-8")) or {}
+
+
+def expand_colloquial(text: str) -> str:
+    """Append the formal words for the colloquial phrases in a question."""
+    extra = [w for phrase, formal in _colloquial().items() if phrase in text for w in formal]
+    return text + " " + " ".join(extra) if extra else text
+
+
 def tokens(text: str) -> list[str]:
     return words(text) + char_bigrams(text)
+
+
+def query_tokens(question: str) -> list[str]:
+    expanded = expand_colloquial(question)
+    return words(expanded) + char_bigrams(question)
