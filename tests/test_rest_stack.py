@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.stack import start_stack
-
 pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
-def stack():
-    with start_stack() as running:
-        yield running
+def stack(live_stack):
+    return live_stack[1]
 
 
 def texts(replies: list[dict]) -> str:

@@ -6,32 +6,14 @@ import time
 import pytest
 import requests
 
-from tests.fakes.fake_wechat import FakeWeChat, make_aes_key
-from tests.support.stack import start_stack
+from tests.fakes.fake_wechat import FakeWeChat
 
 pytestmark = pytest.mark.stack
 
-TOKEN = "pinghu-e2e-token"
-APP_ID = "wx_e2e_pinghu_test"
-APP_SECRET = "e2e-secret"
-
-
 @pytest.fixture(scope="module")
-def wechat():
-    fake = FakeWeChat(TOKEN, make_aes_key(), APP_ID, APP_SECRET)
-    base_url = fake.start()
-    env = {
-        "WECHAT_TOKEN": TOKEN,
-        "WECHAT_ENCODING_AES_KEY": fake.aes_key,
-        "WECHAT_APP_ID": APP_ID,
-        "WECHAT_APP_SECRET": APP_SECRET,
-        "WECHAT_API_BASE_URL": base_url,
-    }
-    try:
-        with start_stack(env) as stack:
-            yield fake, stack, f"{stack.rasa_url}/webhooks/wechat/webhook"
-    finally:
-        fake.stop()
+def wechat(live_stack):
+    fake, stack = live_stack
+    yield fake, stack, f"{stack.rasa_url}/webhooks/wechat/webhook"
 
 
 def sent_to(fake: FakeWeChat, openid: str) -> list[str]:
