@@ -6,8 +6,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export VETBOT_DATA_DIR ?= $(CURDIR)/var
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_OFFLINE ?= 1  # no model hub at run time; a site with a mirror may set 0
+export TRANSFORMERS_OFFLINE ?= 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 # Defaults for the variables that endpoints.yml and credentials.yml read (see README).
 export RASA_PORT ?= 5005
@@ -67,5 +67,5 @@ test-nlu: $(MODEL)
 	$(BIN)/rasa test nlu --model $(MODEL) --nlu tests/nlu --out $(VETBOT_DATA_DIR)/results/nlu
 	$(BIN)/python scripts/nlu_report.py $(VETBOT_DATA_DIR)/results/nlu/intent_report.json
 
-clean:
-	rm -rf $(VETBOT_DATA_DIR) $(VENV)
+clean:  ## remove what can be rebuilt; conversations, outbox and imported documents stay
+	rm -rf $(VENV) $(MODEL_DIR) $(VETBOT_DATA_DIR)/kb/indexes $(KB_STAMP) $(VETBOT_DATA_DIR)/results $(VETBOT_DATA_DIR)/eval $(VETBOT_DATA_DIR)/bench

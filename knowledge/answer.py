@@ -18,9 +18,14 @@ def citation(passage: Passage) -> str:
     return f"依据：《{passage.source}》{article}（{passage.date}{status}）"
 
 
+def flatten(text: str) -> str:
+    """One paragraph: Chinese lines join without a space, other runs of space become one."""
+    return " ".join(re.sub(r"\s*\n\s*", "", text).split())
+
+
 def short_rule(text: str, limit: int = MAX_RULE_CHARS) -> str:
     """The first one or two sentences of the passage; a long sentence is cut after a clause."""
-    text = " ".join(text.split())
+    text = flatten(text)
     sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
     rule = sentences[0] if sentences else ""
     if len(sentences) > 1 and len(rule) + len(sentences[1]) <= limit:

@@ -57,12 +57,13 @@ def _rebuild(store, quiet: bool = False) -> None:
 
 
 def cmd_build(args) -> int:
-    from knowledge.index import open_store, sync_corpus
+    from knowledge.index import apply_repeals, open_store, sync_corpus
 
     store = open_store()
     changed = sync_corpus(store)
+    repealed = apply_repeals(store)
     if not args.quiet:
-        print(f"项目语料：{changed} 条有变化")
+        print(f"项目语料：{changed} 条有变化；废止状态更新：{repealed} 个文件")
     _rebuild(store, args.quiet)
     return 0
 

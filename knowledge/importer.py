@@ -117,6 +117,11 @@ def _repeal_entry(title: str, doc_id: str, repeals: Mapping) -> dict | None:
     return None
 
 
+def in_force_on(title: str, doc_id: str, today: dt.date, repeals: Mapping | None = None) -> bool:
+    """Whether a document is in force on `today` according to repeals.yml."""
+    return _in_force(_repeal_entry(title, doc_id, load_repeals() if repeals is None else repeals), today)
+
+
 def _in_force(entry: dict | None, today: dt.date) -> bool:
     if entry is None:
         return True

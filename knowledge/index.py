@@ -8,13 +8,14 @@ Layout under <data dir>/kb/:
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,21 @@ def sync_corpus(store: KnowledgeStore, directory: Path = CORPUS_DIR) -> int:
         if record.doc_id not in wanted:
             store.remove_document(record.doc_id)
             changed += 1
+    return changed
+
+
+def apply_repeals(store: KnowledgeStore, today: dt.date | None = None) -> int:
+    """Re-check imported documents against knowledge/repeals.yml (a repeal may have been added
+    after the import, or recorded in advance and now be due). Returns how many changed."""
+    from knowledge.importer import in_force_on
+
+    changed = 0
+    for record in store.documents(kind="import"):
+        in_force = in_force_on(record.title, record.doc_id, today or dt.date.today())
+        if in_force != record.in_force:
+            passages = [replace(p, in_force=in_force) for p in store.passages(record.doc_id)]
+            changed += store.replace_document(record.doc_id, "import", record.title, record.date,
+                                              in_force, record.source_path, passages)
     return changed
 
 

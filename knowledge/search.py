@@ -32,7 +32,7 @@ HOME_REGION_BONUS = 1.01  # a tie-breaker: local measures first when equally rel
 # Overridable: VETBOT_KB_MIN_DENSE, VETBOT_KB_MIN_BM25.
 DEFAULT_MIN_DENSE = 0.90
 DEFAULT_MIN_BM25 = 15.0
-RELATED_MARGIN = 0.03  # "see more" also shows passages this close to the threshold
+RELATED_MARGIN = 0.02  # "did you mean" and "see more" consider passages this close to the threshold
 QUERY_CACHE_SIZE = 512
 
 
@@ -81,6 +81,11 @@ class KnowledgeBase:
         manifest = current_manifest(self.root.parent)
         if manifest is None:
             raise RuntimeError("知识库索引还没有建立，请先运行 vetbot kb build")
+        model_id = getattr(self.embedder, "model_id", manifest.get("model"))
+        if manifest.get("model") != model_id:
+            raise RuntimeError(
+                f"知识库索引是用向量模型 {manifest.get('model')} 建的，现在配置的是 {model_id}：请运行 vetbot kb build"
+            )
         if manifest["version"] != self._version:
             with self._lock:
                 if manifest["version"] != self._version:
@@ -91,6 +96,13 @@ class KnowledgeBase:
     @property
     def size(self) -> int:
         return len(self._current().passages)
+
+    def hit_by_id(self, passage_id: str) -> Hit | None:
+        """A passage the veteran picked from a suggestion ("您是想问…吗？")."""
+        for passage in self._current().passages:
+            if passage.id == passage_id:
+                return Hit(passage, 1.0, 1.0)
+        return None
 
     # -- search -----------------------------------------------------------------------
     def search(

@@ -101,8 +101,11 @@ class KnowledgeStore:
             sql, args = sql + " WHERE kind = ?", (kind,)
         return [_record(row) for row in self._db.execute(sql + " ORDER BY kind, doc_id", args)]
 
-    def passages(self) -> list[Passage]:
-        rows = self._db.execute("SELECT body FROM passages ORDER BY seq")
+    def passages(self, doc_id: str | None = None) -> list[Passage]:
+        if doc_id is None:
+            rows = self._db.execute("SELECT body FROM passages ORDER BY seq")
+        else:
+            rows = self._db.execute("SELECT body FROM passages WHERE doc_id = ? ORDER BY seq", (doc_id,))
         return [Passage(**json.loads(body)) for (body,) in rows]
 
 

@@ -138,3 +138,21 @@ def test_dense_index_switches_to_hnsw_above_the_threshold():
     _, exact_ids = dense.search(exact, vectors[7], 5)
     _, approx_ids = dense.search(approx, vectors[7], 5)
     assert exact_ids[0] == approx_ids[0] == 7
+
+
+def test_a_repeal_recorded_after_import_reaches_the_index(tmp_path, monkeypatch):
+    import datetime as dt
+
+    import knowledge.importer as importer
+    from knowledge.index import apply_repeals
+    from knowledge.passage import Passage
+
+    store = open_store(tmp_path / "data")
+    law = Passage(id="某条例#第一条", doc_id="某条例", title="某条例", source="某条例", article="第一条",
+                  date="2010-01-01", in_force=True, region="全国", category="法规", text="旧规定。")
+    store.replace_document("某条例", "import", "某条例", "2010-01-01", True, "x.md", [law])
+    monkeypatch.setattr(importer, "load_repeals", lambda path=None: {"某条例": {"repealed_on": "2025-01-01"}})
+    assert apply_repeals(store, today=dt.date(2024, 12, 31)) == 0  # recorded in advance, not yet due
+    assert apply_repeals(store, today=dt.date(2025, 1, 1)) == 1
+    assert store.document("某条例").in_force is False
+    assert [p.in_force for p in store.passages("某条例")] == [False]

@@ -11,7 +11,6 @@ import secrets
 import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
-from typing import Mapping
 
 from wechatpy.crypto import WeChatCrypto
 
@@ -86,17 +85,6 @@ def build_text_reply(to_user: str, from_user: str, content: str, create_time: in
         f"<Content>{_cdata(content)}</Content>"
         "</xml>"
     )
-
-
-def build_xml(fields: Mapping[str, object]) -> str:
-    """Render a flat <xml> document (used for pushes by the fake WeChat server and tests)."""
-    parts = []
-    for tag, value in fields.items():
-        if isinstance(value, int):
-            parts.append(f"<{tag}>{value}</{tag}>")
-        else:
-            parts.append(f"<{tag}>{_cdata(str(value))}</{tag}>")
-    return "<xml>" + "".join(parts) + "</xml>"
 
 
 @dataclass

@@ -119,6 +119,11 @@ class TurnRunner:
             formatted = format_turn(collector.messages)
             await self.options.remember(openid, formatted.option_payloads)
             answer = formatted.text
+            if from_user and not answer:
+                # Rasa swallows a failed custom action and answers nothing: the veteran must
+                # still hear something rather than silence.
+                logger.warning("Rasa produced no reply to WeChat message %s", key)
+                answer = apology()
         except Exception:
             logger.exception("Rasa turn for WeChat message %s failed", key)
             answer = apology()

@@ -1,4 +1,5 @@
-"""Handing a veteran over to a person, and the fallback that offers one after two misses."""
+"""Handing a veteran over to a person, the fallback that offers one after two misses, and
+"好的 / 是的" after a yes/no question."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,12 +7,20 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.policy import answer_question, is_real_question
+from bot.actions.policy import (
+    HUMAN_BUTTON, HUMAN_PAYLOAD, POLICY_OFFER, answer_by_id, answer_question, is_real_question, offer,
+)
 from vetbot.config import hotline
 
-HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
 REPHRASE = "不好意思，我没听明白。能换个说法吗？比如“优待证怎么办”“评残要带什么材料”。"
 OFFER_HUMAN = "我还是没弄明白您的意思，怕耽误您的事。给您转人工吧？"
+# Actions whose reply may end in a yes/no question (they set the offered_payload slot).
+OFFERING_ACTIONS = {"action_answer_policy", "action_more_policy", "action_fallback_rephrase"}
+
+
+def handoff_text() -> str:
+    # No staff console yet: the honest hand-over is the hotline, nothing is promised beyond it.
+    return f"请直接打电话找工作人员：{hotline()}。工作时间接通后说明您的情况，工作人员会帮您办理。"
 
 
 class ActionHandoff(Action):
@@ -19,21 +28,23 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]):
-        dispatcher.utter_message(
-            text=f"好的，给您转人工。工作人员看到后会尽快回复您；着急的话可以直接打电话：{hotline()}。"
-        )
-        return []
+        dispatcher.utter_message(text=handoff_text())
+        return [offer(None)]
 
 
-def misses_in_a_row(tracker: Tracker) -> int:
-    """How many of the latest user messages in a row the NLU did not understand."""
-    count = 0
+def previous_misses(tracker: Tracker) -> int:
+    """How many user messages in a row before the current one we answered with REPHRASE."""
+    count, replies, current_seen = 0, [], False
     for event in reversed(tracker.events):
-        if event.get("event") != "user":
-            continue
-        if (event.get("parse_data") or {}).get("intent", {}).get("name") != "nlu_fallback":
-            break
-        count += 1
+        kind = event.get("event")
+        if kind == "bot" and current_seen:
+            replies.append(event.get("text"))
+        elif kind == "user":
+            if current_seen:  # an earlier message: was it a miss?
+                if REPHRASE not in replies and OFFER_HUMAN not in replies:
+                    break
+                count, replies = count + 1, []
+            current_seen = True
     return count
 
 
@@ -46,11 +57,40 @@ class ActionFallbackRephrase(Action):
         # An unclear intent may still be a policy question the knowledge base can answer.
         if is_real_question(text) and len(text) >= 6:
             probe = CollectingDispatcher()
-            if await answer_question(probe, text):
+            events = await answer_question(probe, text)
+            if events is not None:
                 dispatcher.messages.extend(probe.messages)
-                return []
-        if misses_in_a_row(tracker) >= 2:
+                return events
+        if previous_misses(tracker) >= 1:
             dispatcher.utter_message(text=OFFER_HUMAN, buttons=[HUMAN_BUTTON])
-        else:
-            dispatcher.utter_message(text=REPHRASE)
-        return []
+            return [offer(HUMAN_PAYLOAD)]
+        dispatcher.utter_message(text=REPHRASE)
+        return [offer(None)]
+
+
+def last_bot_action(tracker: Tracker) -> str | None:
+    """The action that ran before the current user message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name")
+    return None
+
+
+class ActionAcceptOffer(Action):
+    """"好的": take up what the bot just offered (a person, or the suggested passage)."""
+
+    def name(self) -> str:
+        return "action_accept_offer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]):
+        payload = tracker.get_slot("offered_payload")
+        if not payload or last_bot_action(tracker) not in OFFERING_ACTIONS:
+            dispatcher.utter_message(response="utter_anything_else")
+            return [offer(None)]
+        if payload == HUMAN_PAYLOAD:
+            dispatcher.utter_message(text=handoff_text())
+            return [offer(None)]
+        return await answer_by_id(dispatcher, payload.removeprefix(POLICY_OFFER))

@@ -12,54 +12,77 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from knowledge.answer import compose
+from knowledge.answer import compose, compose_full
 from knowledge.search import RELATED_MARGIN
 from knowledge.service import get_knowledge_base
 
 log = logging.getLogger(__name__)
 
+HUMAN_PAYLOAD = "/request_human"
+POLICY_OFFER = "policy:"  # offered_payload value for a suggested passage: "policy:<id>"
 MORE_BUTTON = {"title": "看更多", "payload": "/ask_more"}
-HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
-SUGGEST_MARGIN = 0.02  # below the answer threshold but this close: ask "did you mean …?"
-NOT_FOUND = "这个问题我在政策库里没有找到可靠的答案，不敢乱说。我帮您转人工问问工作人员，好吗？"
+HUMAN_BUTTON = {"title": "转人工", "payload": HUMAN_PAYLOAD}
+NOT_FOUND = "这个问题我在政策库里没有找到可靠的答案，不敢乱说。要转人工问问工作人员吗？"
 KB_DOWN = "政策库暂时用不了，请稍后再试，或者转人工问工作人员。"
+GENERIC_WORDS = {"政策", "咨询", "政策咨询", "问题", "问一下", "请问", "你好", "您好"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 def is_real_question(text: str) -> bool:
-    """A button payload such as /ask_policy or a bare "政策" carries no question to look up."""
-    text = text.strip()
-    return not text.startswith("/") and len(_HAN.findall(text)) >= 3
+    """A button payload such as /ask_policy or a bare "政策" carries no question to look up;
+    a short topic such as "评残" does."""
+    text = text.strip().strip("？?。!！")
+    return not text.startswith("/") and text not in GENERIC_WORDS and len(_HAN.findall(text)) >= 2
+
+
+def _kb_call(fn):
+    # Encoding runs torch on the CPU: keep it off the event loop.
+    return asyncio.get_running_loop().run_in_executor(None, fn)
 
 
 async def search(question: str, top_k: int, margin: float = 0.0):
-    # Encoding runs torch on the CPU: keep it off the event loop.
-    return await asyncio.get_running_loop().run_in_executor(
-        None, lambda: get_knowledge_base().search(question, top_k=top_k, margin=margin)
-    )
+    return await _kb_call(lambda: get_knowledge_base().search(question, top_k=top_k, margin=margin))
 
 
-async def answer_question(dispatcher: CollectingDispatcher, question: str) -> bool:
+def offer(payload: str | None) -> SlotSet:
+    """Remember what "好的/是的" would accept after a yes/no question (see action_accept_offer)."""
+    return SlotSet("offered_payload", payload)
+
+
+async def answer_question(dispatcher: CollectingDispatcher, question: str) -> list[dict] | None:
     """Reply with the best passage, or ask "did you mean …?" when one is nearly relevant enough.
-    Returns False when nothing relevant was found (the reply then offers a person)."""
+    Returns the slot events of the reply, or None when nothing relevant was found (the reply
+    then offers a person)."""
     try:
         hits = await search(question, top_k=1)
-        near = [] if hits else await search(question, top_k=1, margin=SUGGEST_MARGIN)
+        near = [] if hits else await search(question, top_k=1, margin=RELATED_MARGIN)
     except Exception:  # the veteran gets a plain apology, the log gets the details
         log.exception("knowledge search failed")
         dispatcher.utter_message(text=KB_DOWN, buttons=[HUMAN_BUTTON])
-        return True
+        return [offer(HUMAN_PAYLOAD)]
     if hits:
         dispatcher.utter_message(text=compose(hits[0]), buttons=[MORE_BUTTON, HUMAN_BUTTON])
-        return True
+        return [SlotSet("last_policy_query", question), SlotSet("policy_shown", 1.0),
+                SlotSet("policy_full_shown", False), offer(None)]
     if near:
-        # The button re-asks with the entry's own title, which the search then answers surely.
-        title = near[0].passage.title
-        dispatcher.utter_message(text=f"这个问题我没有十足把握。您是想问“{title}”吗？",
-                                 buttons=[{"title": f"是，{title}", "payload": title}, HUMAN_BUTTON])
-        return True
+        # The button asks for exactly that passage, so the answer cannot drift or loop.
+        passage = near[0].passage
+        payload = f'/ask_policy{{"policy_id": "{passage.id}"}}'
+        dispatcher.utter_message(text=f"这个问题我没有十足把握。您是想问“{passage.title}”吗？",
+                                 buttons=[{"title": f"是，{passage.title}", "payload": payload}, HUMAN_BUTTON])
+        return [offer(POLICY_OFFER + passage.id)]
     dispatcher.utter_message(text=NOT_FOUND, buttons=[HUMAN_BUTTON])
-    return False
+    return None
+
+
+async def answer_by_id(dispatcher: CollectingDispatcher, passage_id: str) -> list[dict]:
+    hit = await _kb_call(lambda: get_knowledge_base().hit_by_id(passage_id))
+    if hit is None:  # the index changed since the question was asked
+        dispatcher.utter_message(response="utter_ask_policy_question")
+        return [offer(None)]
+    dispatcher.utter_message(text=compose(hit), buttons=[MORE_BUTTON, HUMAN_BUTTON])
+    return [SlotSet("last_policy_query", hit.passage.title), SlotSet("policy_shown", 1.0),
+            SlotSet("policy_full_shown", False), offer(None)]
 
 
 class ActionAnswerPolicy(Action):
@@ -67,15 +90,19 @@ class ActionAnswerPolicy(Action):
         return "action_answer_policy"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]):
+        passage_id = next(tracker.get_latest_entity_values("policy_id"), None)
+        if passage_id:
+            return await answer_by_id(dispatcher, passage_id)
         question = tracker.latest_message.get("text") or ""
         if not is_real_question(question):
             dispatcher.utter_message(response="utter_ask_policy_question")
-            return []
-        await answer_question(dispatcher, question)
-        return [SlotSet("last_policy_query", question), SlotSet("policy_shown", 1.0)]
+            return [offer(None)]
+        return await answer_question(dispatcher, question) or [offer(HUMAN_PAYLOAD)]
 
 
 class ActionMorePolicy(Action):
+    """"看更多": first the whole of the passage just summarised, then the next related ones."""
+
     def name(self) -> str:
         return "action_more_policy"
 
@@ -85,15 +112,20 @@ class ActionMorePolicy(Action):
         if not question:
             dispatcher.utter_message(response="utter_ask_policy_question")
             return []
+        full_shown = bool(tracker.get_slot("policy_full_shown"))
         try:
-            hits = (await search(question, top_k=shown + 2, margin=RELATED_MARGIN))[shown:]
+            hits = await search(question, top_k=1 if not full_shown else shown + 2, margin=RELATED_MARGIN)
         except Exception:
             log.exception("knowledge search failed")
             dispatcher.utter_message(text=KB_DOWN, buttons=[HUMAN_BUTTON])
-            return []
+            return [offer(HUMAN_PAYLOAD)]
+        if not full_shown and hits:
+            dispatcher.utter_message(text=compose_full(hits[0]), buttons=[MORE_BUTTON, HUMAN_BUTTON])
+            return [SlotSet("policy_full_shown", True)]
+        hits = hits[shown:]
         if not hits:
             dispatcher.utter_message(text="相关的内容就这些了。还不清楚的话，可以转人工问问。", buttons=[HUMAN_BUTTON])
-            return []
+            return [offer(HUMAN_PAYLOAD)]
         for hit in hits:
             dispatcher.utter_message(text=compose(hit))
         dispatcher.utter_message(text="还想了解别的，直接问我就行。", buttons=[HUMAN_BUTTON])

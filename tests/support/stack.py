@@ -5,8 +5,10 @@ import contextlib
 import os
 import secrets
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +54,15 @@ def _wait(url: str, process: subprocess.Popen, log: Path, deadline: float) -> No
 
 @contextlib.contextmanager
 def start_stack(extra_env: dict | None = None):
-    data_dir = Path(os.environ.get("VETBOT_DATA_DIR") or ROOT / "var")
-    model = data_dir / "models" / "vetbot.tar.gz"
+    product_dir = Path(os.environ.get("VETBOT_DATA_DIR") or ROOT / "var")
+    model = product_dir / "models" / "vetbot.tar.gz"
     if not model.exists():
         raise RuntimeError(f"no trained model at {model}: run `make model` first")
+    # Conversations, WeChat outbox and logs of test runs stay apart from the product's own;
+    # only the read-only model and knowledge index are shared.
+    data_dir = Path(tempfile.mkdtemp(prefix="vetbot-stack-"))
+    for shared in ("models", "kb"):
+        (data_dir / shared).symlink_to(product_dir / shared)
     rasa_port, actions_port = free_port(), free_port()
     token = secrets.token_hex(16)  # hex: a leading "-" would read as a command-line flag
     env = {
@@ -98,3 +105,4 @@ def start_stack(extra_env: dict | None = None):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)

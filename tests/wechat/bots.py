@@ -52,3 +52,10 @@ class RaisingBot(EchoBot):
     async def __call__(self, message: UserMessage) -> None:
         self.messages.append(message)
         raise RuntimeError("Traceback: tracker store exploded")
+
+
+class SilentBot(EchoBot):
+    """What Rasa does when a custom action fails: the turn ends without a message."""
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.messages.append(message)

@@ -9,7 +9,7 @@ import pytest
 from wechatpy.crypto import WeChatCrypto
 
 from tests.fakes.fake_wechat import render_xml, sign
-from tests.wechat.bots import ButtonsBot, EchoBot, RaisingBot
+from tests.wechat.bots import ButtonsBot, EchoBot, RaisingBot, SilentBot
 from tests.wechat.conftest import TOKEN
 from tests.wechat.harness import RunningServer
 from wechat_adapter.channel import WeChatInput
@@ -157,6 +157,11 @@ def test_bot_errors_become_a_polite_apology(fake, serve, monkeypatch):
     content = fake.push_text(server.webhook_url, OPENID, "你好").content
     assert "抱歉" in content and "0573-85000000" in content
     assert "Traceback" not in content and "RuntimeError" not in content
+
+
+def test_a_turn_without_any_reply_still_answers_the_veteran(fake, serve):
+    content = fake.push_text(serve(SilentBot()).webhook_url, OPENID, "优待证怎么办").content
+    assert "抱歉" in content
 
 
 def test_long_answer_is_split_into_passive_reply_and_customer_service_parts(fake, serve):
