@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from knowledge.index import build_index, open_store, sync_corpus
+from knowledge.index import build_index, kb_dir, open_store, sync_corpus
 from knowledge.search import CANDIDATES, MODES, KnowledgeBase
 from vetbot.config import PROJECT_ROOT, subdir
 
@@ -69,16 +69,20 @@ def threshold_for(kb: KnowledgeBase, mode: str) -> float:
     return kb.min_bm25 if mode == "bm25" else kb.min_dense
 
 
-def main(embedder, sweep: bool = False) -> int:
+def evaluate(embedder) -> tuple[KnowledgeBase, list[Question], dict[str, ModeResult]]:
     base = subdir("eval")
     store = open_store(base)
     sync_corpus(store)
-    build_index(store, embedder, base=base)
+    build_index(store, embedder, base=base, cache_path=kb_dir() / "embeddings.sqlite3")
     kb = KnowledgeBase(embedder, base=base)
     questions = load_questions()
+    return kb, questions, {mode: run(kb, questions, mode) for mode in MODES}
+
+
+def main(embedder, sweep: bool = False) -> int:
+    kb, questions, results = evaluate(embedder)
     answerable = sum(1 for q in questions if q.answers)
     print(f"开发集：{len(questions)} 个问题（可回答 {answerable}，不可回答 {len(questions) - answerable}），语料 {kb.size} 段\n")
-    results = {mode: run(kb, questions, mode) for mode in MODES}
     print(f"{'mode':<8}{'hit@1':>8}{'hit@3':>8}{'MRR':>8}{'refusal':>9}{'answered':>10}{'threshold':>11}")
     for mode, res in results.items():
         t = threshold_for(kb, mode)

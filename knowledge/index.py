@@ -122,12 +122,16 @@ class BuildReport:
     index_kind: str
 
 
-def build_index(store: KnowledgeStore, embedder, base: Path | None = None, progress: bool = False) -> BuildReport:
+def build_index(
+    store: KnowledgeStore, embedder, base: Path | None = None, progress: bool = False,
+    cache_path: Path | None = None,
+) -> BuildReport:
+    """cache_path: share another knowledge base's vector cache (vectors are keyed by model and text)."""
     started = time.perf_counter()
     root = kb_dir(base)
     passages = store.passages()
     texts = [search_text(p) for p in passages]
-    cache = EmbeddingCache(root / "embeddings.sqlite3", getattr(embedder, "model_id", "default"))
+    cache = EmbeddingCache(cache_path or root / "embeddings.sqlite3", getattr(embedder, "model_id", "default"))
     encode_started = time.perf_counter()
     vectors = cache.encode(texts, embedder, progress)
     encoded = time.perf_counter() - encode_started

@@ -1,0 +1,25 @@
+"""The retrieval targets on the dev question set hold (the figures `vetbot kb eval` prints)."""
+import pytest
+
+from knowledge.evaluate import evaluate, threshold_for
+
+
+@pytest.fixture(scope="module")
+def results(embedder):
+    kb, questions, by_mode = evaluate(embedder)
+    assert sum(1 for q in questions if q.answers) >= 150 and sum(1 for q in questions if not q.answers) >= 20
+    return kb, by_mode
+
+
+def test_hybrid_finds_the_answer_in_the_top_three_and_beats_each_alone(results):
+    _, by_mode = results
+    assert by_mode["hybrid"].hit(3) >= 0.90
+    assert by_mode["hybrid"].hit(3) > max(by_mode["bm25"].hit(3), by_mode["dense"].hit(3))
+    assert by_mode["hybrid"].mrr() > max(by_mode["bm25"].mrr(), by_mode["dense"].mrr())
+
+
+def test_unanswerable_questions_are_refused(results):
+    kb, by_mode = results
+    hybrid = by_mode["hybrid"]
+    assert hybrid.refused(threshold_for(kb, "hybrid")) >= 0.80
+    assert hybrid.answered(threshold_for(kb, "hybrid")) >= 0.75  # and most answerable ones are not
