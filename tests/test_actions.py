@@ -152,3 +152,14 @@ def test_near_miss_asks_did_you_mean_and_yes_or_the_button_answers(monkeypatch):
                                            ("优待证怎么办", True)])
 def test_is_real_question(text, expected):
     assert is_real_question(text) is expected
+
+
+def test_a_bare_service_name_is_answered_and_a_phone_number_is_not():
+    from bot.actions.policy import ActionInform
+
+    service = user_event("评残", "inform", entities=[{"entity": "service", "value": "评残"}])
+    messages, _ = run(ActionInform(), tracker_for(service))
+    assert "依据：《" in messages[0]["text"] or "您是想问" in messages[0]["text"]
+    phone = user_event("13857312345", "inform", entities=[{"entity": "phone", "value": "13857312345"}])
+    messages, _ = run(ActionInform(), tracker_for(phone))
+    assert messages[0]["response"] == "utter_noted_info"

@@ -100,6 +100,21 @@ class ActionAnswerPolicy(Action):
         return await answer_question(dispatcher, question) or [offer(HUMAN_PAYLOAD)]
 
 
+class ActionInform(Action):
+    """A bare value. A service name ("评残", "带病回乡") means "tell me about it"; anything else
+    (a phone number, a town) gets the menu of what we can do."""
+
+    def name(self) -> str:
+        return "action_inform"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]):
+        question = tracker.latest_message.get("text") or ""
+        if next(tracker.get_latest_entity_values("service"), None) and is_real_question(question):
+            return await answer_question(dispatcher, question) or [offer(HUMAN_PAYLOAD)]
+        dispatcher.utter_message(response="utter_noted_info")
+        return [offer(None)]
+
+
 class ActionMorePolicy(Action):
     """"看更多": first the whole of the passage just summarised, then the next related ones."""
 
