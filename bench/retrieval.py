@@ -22,8 +22,7 @@ sys.path.insert(0, str(ROOT))
 from knowledge import dense  # noqa: E402
 from knowledge.bm25 import BM25  # noqa: E402
 from knowledge.evaluate import load_questions  # noqa: E402
-from knowledge.importer import parse_document  # noqa: E402
-from knowledge.index import build_index, open_store, sync_corpus  # noqa: E402
+from knowledge.index import build_index, import_document, open_store, sync_corpus  # noqa: E402
 from knowledge.search import KnowledgeBase  # noqa: E402
 from knowledge.tokenize import tokens  # noqa: E402
 from vetbot.config import subdir  # noqa: E402
@@ -53,8 +52,7 @@ def real_corpus(embedder, laws: Path | None) -> list[tuple[str, str]]:
     sync_corpus(store)
     if laws and laws.is_dir():
         for path in sorted(laws.glob("*.md")):
-            doc = parse_document(path)
-            store.replace_document(doc.doc_id, "import", doc.title, doc.date, doc.in_force, str(path), doc.passages)
+            import_document(store, path)
     started = time.perf_counter()
     report = build_index(store, embedder, base=base, progress=True)
     cold = time.perf_counter() - started

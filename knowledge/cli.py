@@ -79,22 +79,19 @@ def _expand(paths: list[Path]) -> list[Path]:
 
 
 def cmd_import(args) -> int:
-    from knowledge.importer import ImportErrorWithReason, parse_document
-    from knowledge.index import open_store, sync_corpus
+    from knowledge.importer import ImportErrorWithReason
+    from knowledge.index import import_document, open_store, sync_corpus
 
     store = open_store()
     sync_corpus(store)
     failed = 0
     for path in _expand(args.paths):
         try:
-            doc = parse_document(path)
+            doc, changed = import_document(store, path)
         except (ImportErrorWithReason, OSError) as err:
             print(f"导入失败 {path.name}：{err}", file=sys.stderr)
             failed += 1
             continue
-        changed = store.replace_document(
-            doc.doc_id, "import", doc.title, doc.date, doc.in_force, str(path.resolve()), doc.passages
-        )
         state = "已导入" if changed else "未变化"
         force = "" if doc.in_force else "（已废止）"
         print(f"{state}：{doc.title}{force}，{len(doc.passages)} 条，版本日期 {doc.date}")

@@ -65,6 +65,18 @@ def sync_corpus(store: KnowledgeStore, directory: Path = CORPUS_DIR) -> int:
     return changed
 
 
+def import_document(store: KnowledgeStore, path: Path):
+    """Parse an official document and store it, replacing an earlier version.
+    Returns (ParsedDocument, whether anything changed); raises ImportErrorWithReason."""
+    from knowledge.importer import parse_document
+
+    doc = parse_document(path)
+    changed = store.replace_document(
+        doc.doc_id, "import", doc.title, doc.date, doc.in_force, str(path.resolve()), doc.passages
+    )
+    return doc, changed
+
+
 def apply_repeals(store: KnowledgeStore, today: dt.date | None = None) -> int:
     """Re-check imported documents against knowledge/repeals.yml (a repeal may have been added
     after the import, or recorded in advance and now be due). Returns how many changed."""

@@ -81,17 +81,21 @@ class KnowledgeBase:
         manifest = current_manifest(self.root.parent)
         if manifest is None:
             raise RuntimeError("知识库索引还没有建立，请先运行 vetbot kb build")
-        model_id = getattr(self.embedder, "model_id", manifest.get("model"))
-        if manifest.get("model") != model_id:
-            raise RuntimeError(
-                f"知识库索引是用向量模型 {manifest.get('model')} 建的，现在配置的是 {model_id}：请运行 vetbot kb build"
-            )
         if manifest["version"] != self._version:
+            self._check_model(manifest)
             with self._lock:
                 if manifest["version"] != self._version:
                     self._loaded = _Loaded(self.root / "indexes" / manifest["version"])
                     self._version = manifest["version"]
         return self._loaded
+
+    def _check_model(self, manifest: dict) -> None:
+        """Vectors from another model would be meaningless (or the wrong size) for our queries."""
+        model_id = getattr(self.embedder, "model_id", manifest.get("model"))
+        if manifest.get("model") != model_id:
+            raise RuntimeError(
+                f"知识库索引是用向量模型 {manifest.get('model')} 建的，现在配置的是 {model_id}：请运行 vetbot kb build"
+            )
 
     @property
     def size(self) -> int:

@@ -84,6 +84,16 @@ def _check_name(button: dict, where: str, max_bytes: int, max_width: int, proble
         problems.append(f"{where}: name {name!r} is too wide for the WeChat menu ({max_width // 2} Chinese characters)")
 
 
+def _is_button(button: Any, where: str, problems: list[str]) -> bool:
+    """A mapping with only known fields (each unknown one is reported); False if not a mapping."""
+    if not isinstance(button, dict):
+        problems.append(f"{where}: must be a mapping")
+        return False
+    for field in set(button) - KNOWN_FIELDS:
+        problems.append(f"{where}: unknown field {field!r}")
+    return True
+
+
 def validate_menu(menu: Any) -> None:
     """Raise MenuError listing every problem; return quietly when WeChat will accept it."""
     problems: list[str] = []
@@ -95,11 +105,8 @@ def validate_menu(menu: Any) -> None:
     keys: set[str] = set()
     for index, button in enumerate(buttons, start=1):
         where = f"button {index}"
-        if not isinstance(button, dict):
-            problems.append(f"{where}: must be a mapping")
+        if not _is_button(button, where, problems):
             continue
-        for field in set(button) - KNOWN_FIELDS:
-            problems.append(f"{where}: unknown field {field!r}")
         _check_name(button, where, TOP_NAME_BYTES, TOP_NAME_WIDTH, problems)
         subs = button.get("sub_button")
         if subs is None:
@@ -114,11 +121,8 @@ def validate_menu(menu: Any) -> None:
             problems.append(f"{where}: {len(subs)} sub-buttons (WeChat allows {MAX_SUB_BUTTONS})")
         for sub_index, sub in enumerate(subs, start=1):
             sub_where = f"{where}.{sub_index}"
-            if not isinstance(sub, dict):
-                problems.append(f"{sub_where}: must be a mapping")
+            if not _is_button(sub, sub_where, problems):
                 continue
-            for field in set(sub) - KNOWN_FIELDS:
-                problems.append(f"{sub_where}: unknown field {field!r}")
             if "sub_button" in sub:
                 problems.append(f"{sub_where}: WeChat menus have only two levels")
             _check_name(sub, sub_where, SUB_NAME_BYTES, SUB_NAME_WIDTH, problems)

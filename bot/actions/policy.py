@@ -49,6 +49,20 @@ def offer(payload: str | None) -> SlotSet:
     return SlotSet("offered_payload", payload)
 
 
+def show_answer(dispatcher: CollectingDispatcher, hit, question: str) -> list[dict]:
+    """The short answer with its source; "看更多" then continues from `question`."""
+    dispatcher.utter_message(text=compose(hit), buttons=[MORE_BUTTON, HUMAN_BUTTON])
+    return [SlotSet("last_policy_query", question), SlotSet("policy_shown", 1.0),
+            SlotSet("policy_full_shown", False), offer(None)]
+
+
+def kb_down(dispatcher: CollectingDispatcher) -> list[dict]:
+    """The veteran gets a plain apology and a person; the log gets the details."""
+    log.exception("knowledge search failed")
+    dispatcher.utter_message(text=KB_DOWN, buttons=[HUMAN_BUTTON])
+    return [offer(HUMAN_PAYLOAD)]
+
+
 async def answer_question(dispatcher: CollectingDispatcher, question: str) -> list[dict] | None:
     """Reply with the best passage, or ask "did you mean …?" when one is nearly relevant enough.
     Returns the slot events of the reply, or None when nothing relevant was found (the reply
@@ -56,14 +70,10 @@ async def answer_question(dispatcher: CollectingDispatcher, question: str) -> li
     try:
         hits = await search(question, top_k=1)
         near = [] if hits else await search(question, top_k=1, margin=RELATED_MARGIN)
-    except Exception:  # the veteran gets a plain apology, the log gets the details
-        log.exception("knowledge search failed")
-        dispatcher.utter_message(text=KB_DOWN, buttons=[HUMAN_BUTTON])
-        return [offer(HUMAN_PAYLOAD)]
+    except Exception:
+        return kb_down(dispatcher)
     if hits:
-        dispatcher.utter_message(text=compose(hits[0]), buttons=[MORE_BUTTON, HUMAN_BUTTON])
-        return [SlotSet("last_policy_query", question), SlotSet("policy_shown", 1.0),
-                SlotSet("policy_full_shown", False), offer(None)]
+        return show_answer(dispatcher, hits[0], question)
     if near:
         # The button asks for exactly that passage, so the answer cannot drift or loop.
         passage = near[0].passage
@@ -80,9 +90,7 @@ async def answer_by_id(dispatcher: CollectingDispatcher, passage_id: str) -> lis
     if hit is None:  # the index changed since the question was asked
         dispatcher.utter_message(response="utter_ask_policy_question")
         return [offer(None)]
-    dispatcher.utter_message(text=compose(hit), buttons=[MORE_BUTTON, HUMAN_BUTTON])
-    return [SlotSet("last_policy_query", hit.passage.title), SlotSet("policy_shown", 1.0),
-            SlotSet("policy_full_shown", False), offer(None)]
+    return show_answer(dispatcher, hit, hit.passage.title)
 
 
 class ActionAnswerPolicy(Action):
@@ -131,9 +139,7 @@ class ActionMorePolicy(Action):
         try:
             hits = await search(question, top_k=1 if not full_shown else shown + 2, margin=RELATED_MARGIN)
         except Exception:
-            log.exception("knowledge search failed")
-            dispatcher.utter_message(text=KB_DOWN, buttons=[HUMAN_BUTTON])
-            return [offer(HUMAN_PAYLOAD)]
+            return kb_down(dispatcher)
         if not full_shown and hits:
             dispatcher.utter_message(text=compose_full(hits[0]), buttons=[MORE_BUTTON, HUMAN_BUTTON])
             return [SlotSet("policy_full_shown", True)]
