@@ -37,3 +37,12 @@ def live_stack():
             yield fake, stack
     finally:
         fake.stop()
+
+
+@pytest.fixture(scope="session")
+def real_redis():
+    """URL of a real redis-server started for this test session (see tests/support/redis_server.py)."""
+    from tests.support.redis_server import running_redis
+
+    with running_redis() as url:
+        yield url
