@@ -1,14 +1,13 @@
 """The adapter over real HTTP, with the fake WeChat as the peer and real bot callables."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pytest
 from wechatpy.crypto import WeChatCrypto
 
-from tests.fakes.fake_wechat import render_xml, sign
+from tests.fakes.fake_wechat import FakeWeChat, make_aes_key, render_xml, sign
 from tests.wechat.bots import ButtonsBot, EchoBot, RaisingBot, SilentBot
 from tests.wechat.conftest import TOKEN
 from tests.wechat.harness import RunningServer
@@ -229,10 +228,17 @@ def test_credentials_yml_passes_environment_to_the_channel(monkeypatch):
     monkeypatch.setenv("WECHAT_APP_SECRET", "s3cret")
     monkeypatch.setenv("WECHAT_API_BASE_URL", "http://127.0.0.1:9/")
     section = read_config_file(str(REPO / "credentials.yml"))["wechat_adapter.channel.WeChatInput"]
-    settings = WeChatInput.from_credentials(section).settings
+    channel = WeChatInput.from_credentials(section)
+    settings = channel.settings
     assert (settings.token, settings.app_id, settings.app_secret) == ("t0ken", "wxabc", "s3cret")
     assert settings.api_base_url == "http://127.0.0.1:9"
-    assert os.environ["WECHAT_TOKEN"] == "t0ken"
+    # The token from the environment is the one the running channel verifies WeChat with.
+    server = RunningServer(channel, EchoBot()).start()
+    try:
+        assert FakeWeChat("t0ken", make_aes_key(), "wxabc").verify_url(server.webhook_url, "e1") == (200, "e1")
+        assert FakeWeChat(TOKEN, make_aes_key(), "wxabc").verify_url(server.webhook_url)[0] == 403
+    finally:
+        server.stop()
 
 
 def test_mounted_in_rasas_own_server_app(fake):
