@@ -22,6 +22,10 @@ class KeyValueStore(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def delete_if(self, key: str, value: str) -> bool:
+        """Delete only while the key still holds value (a lock owner releasing its own lock);
+        True when this call deleted it."""
+
 
 class MemoryStore:
     """Per-process store; right for one Rasa instance."""
@@ -62,12 +66,26 @@ class MemoryStore:
     async def delete(self, key: str) -> None:
         self._items.pop(key, None)
 
+    async def delete_if(self, key: str, value: str) -> bool:
+        item = self._alive(key)
+        if item is None or item[0] != value:
+            return False
+        del self._items[key]
+        return True
+
+
+# GET and DEL in one atomic step: a separate GET then DEL could delete a lock that expired and
+# was taken by another process in between.
+_DELETE_IF_EQUAL = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
 
 class RedisStore:
     """Shared store for several instances (VETBOT_REDIS_URL)."""
 
     def __init__(self, client: Any) -> None:
-        # An asyncio Redis client (redis.asyncio.Redis or fakeredis.aioredis.FakeRedis).
+        # An asyncio Redis client with decode_responses=True (redis.asyncio.Redis or
+        # fakeredis.aioredis.FakeRedis; delete_if runs a Lua script, which fakeredis runs only
+        # with lupa installed).
         self.client = client
 
     @classmethod
@@ -84,16 +102,16 @@ class RedisStore:
         return bool(await self.client.set(key, value, nx=True, px=self._ms(ttl)))
 
     async def get(self, key: str) -> str | None:
-        value = await self.client.get(key)
-        if isinstance(value, bytes):
-            value = value.decode("utf-8")
-        return value
+        return await self.client.get(key)
 
     async def put(self, key: str, value: str, ttl: float) -> None:
         await self.client.set(key, value, px=self._ms(ttl))
 
     async def delete(self, key: str) -> None:
         await self.client.delete(key)
+
+    async def delete_if(self, key: str, value: str) -> bool:
+        return bool(await self.client.eval(_DELETE_IF_EQUAL, 1, key, value))
 
 
 def make_store() -> KeyValueStore:

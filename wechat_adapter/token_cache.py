@@ -13,6 +13,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import time
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable
@@ -23,15 +24,17 @@ logger = logging.getLogger(__name__)
 
 # Refresh this long before WeChat's expiry (tokens live 7200 s).
 SAFETY_MARGIN = 300.0
+# Longest wait for another process's fetch before fetching anyway (backends take lock_timeout).
 LOCK_TIMEOUT = 20.0
 
 Fetcher = Callable[[], Awaitable[tuple[str, int]]]
 
 
 class FileTokenBackend:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock_timeout = lock_timeout
 
     async def read(self) -> dict | None:
         try:
@@ -57,30 +60,31 @@ class FileTokenBackend:
                 except BlockingIOError:
                     return False
 
-            locked = await _acquire(try_lock)
+            await _acquire(try_lock, self.lock_timeout)
             try:
                 yield
             finally:
-                if locked:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                # Explicitly, not by closing: a child forked meanwhile shares the descriptor and
+                # would keep the lock. Unlocking a lock we never got (timeout) does nothing.
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-async def _acquire(try_lock: Callable[[], Awaitable[bool]]) -> bool:
-    """Poll try_lock until it succeeds or LOCK_TIMEOUT passes (then go on unlocked: a stuck
+async def _acquire(try_lock: Callable[[], Awaitable[bool]], timeout: float) -> None:
+    """Poll try_lock until it succeeds or `timeout` seconds pass (then go on unlocked: a stuck
     holder must not stop every message; at worst the token is fetched twice)."""
-    deadline = time.monotonic() + LOCK_TIMEOUT
+    deadline = time.monotonic() + timeout
     while not await try_lock():
         if time.monotonic() > deadline:
-            logger.warning("access_token lock still held after %ss; fetching anyway", LOCK_TIMEOUT)
-            return False
+            logger.warning("access_token lock still held after %ss; fetching anyway", timeout)
+            return
         await asyncio.sleep(0.05)
-    return True
 
 
 class StoreTokenBackend:
-    def __init__(self, store: KeyValueStore, key: str) -> None:
+    def __init__(self, store: KeyValueStore, key: str, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.store = store
         self.key = key
+        self.lock_timeout = lock_timeout
 
     async def read(self) -> dict | None:
         raw = await self.store.get(self.key)
@@ -92,13 +96,17 @@ class StoreTokenBackend:
 
     @contextlib.asynccontextmanager
     async def lock(self) -> AsyncIterator[None]:
+        """SET NX with a value unique to this holder; the key expires after lock_timeout, so a
+        crashed holder blocks the others only that long."""
         lock_key = self.key + ":lock"
-        locked = await _acquire(lambda: self.store.add(lock_key, str(os.getpid()), LOCK_TIMEOUT))
+        mine = secrets.token_hex(16)
+        await _acquire(lambda: self.store.add(lock_key, mine, self.lock_timeout), self.lock_timeout)
         try:
             yield
         finally:
-            if locked:
-                await self.store.delete(lock_key)
+            # Release only our own lock: if it expired while we fetched, the key may now be
+            # another process's lock (and after a lock timeout we never held it).
+            await self.store.delete_if(lock_key, mine)
 
 
 class TokenCache:
