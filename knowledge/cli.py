@@ -1,7 +1,6 @@
 """`vetbot kb …`: build, import, list, remove, search and evaluate the knowledge base."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path

@@ -181,14 +181,14 @@ def build_state_dict(f: E5File) -> dict[str, np.ndarray]:
         "fi": ("intermediate.dense", FF, H),
         "fo": ("output.dense", H, FF),
     }
-    for l in range(f.NL):
-        pre = f"encoder.layer.{l}."
+    for layer in range(f.NL):
+        pre = f"encoder.layer.{layer}."
         for short, (hf, n_out, n_in) in parts.items():
-            sd[pre + hf + ".weight"] = tensor(f, f"l{l}.{short}.w", (n_out, n_in))
-            sd[pre + hf + ".bias"] = tensor(f, f"l{l}.{short}.b", (n_out,))
+            sd[pre + hf + ".weight"] = tensor(f, f"l{layer}.{short}.w", (n_out, n_in))
+            sd[pre + hf + ".bias"] = tensor(f, f"l{layer}.{short}.b", (n_out,))
         for short, hf in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
-            sd[pre + hf + ".weight"] = tensor(f, f"l{l}.{short}.w", (H,))
-            sd[pre + hf + ".bias"] = tensor(f, f"l{l}.{short}.b", (H,))
+            sd[pre + hf + ".weight"] = tensor(f, f"l{layer}.{short}.w", (H,))
+            sd[pre + hf + ".bias"] = tensor(f, f"l{layer}.{short}.b", (H,))
     return sd
 
 

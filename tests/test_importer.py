@@ -40,7 +40,7 @@ def test_law_file_gives_one_passage_per_article(path):
     assert all(p.category == "法规" and p.source == doc.title for p in doc.passages)
     assert all(p.text and not ARTICLE_LINE.match(p.text) for p in doc.passages)
 
-    headings = [re.sub(r"\s+", "", l[3:]) for l in lines if l.startswith("## 第")]
+    headings = [re.sub(r"\s+", "", line[3:]) for line in lines if line.startswith("## 第")]
     chapters = [re.sub(r"\s+", "", c) for c in dict.fromkeys(p.chapter for p in doc.passages)]
     assert chapters == (headings or [""])
 

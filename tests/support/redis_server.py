@@ -42,9 +42,9 @@ def running_redis():
             try:
                 client.ping()
                 break
-            except redis.ConnectionError:
+            except redis.ConnectionError as error:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("redis-server did not start")
+                    raise RuntimeError("redis-server did not start") from error
                 time.sleep(0.05)
         client.close()
         yield f"redis://127.0.0.1:{port}/0"
