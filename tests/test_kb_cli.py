@@ -12,12 +12,10 @@ import pytest
 
 from vetbot.config import data_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-LAWS = ROOT.parent / "shared" / "laws"
-VETBOT = Path(sys.executable).parent / "vetbot"
-TWO_LAWS = ["英雄烈士保护法(2018-04-27).md", "退役士兵安置条例(2011-10-29).md"]
+from tests.support.laws import HONOURS, REPEALED, write_law
 
-pytestmark = pytest.mark.skipif(not LAWS.is_dir(), reason="../shared/laws not present")
+ROOT = Path(__file__).resolve().parents[1]
+VETBOT = Path(sys.executable).parent / "vetbot"
 
 
 @pytest.fixture(scope="module")
@@ -33,32 +31,41 @@ def kb_env(tmp_path_factory, embedder):
     return env
 
 
+@pytest.fixture(scope="module")
+def laws(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("laws")
+    return [write_law(directory, HONOURS), write_law(directory, REPEALED)]
+
+
 def vetbot(env, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(VETBOT), "kb", *args], env=env, input=stdin, capture_output=True,
                           text=True, timeout=600, cwd=ROOT)
 
 
-def test_import_list_search_reimport_remove(kb_env):
+def test_import_list_search_reimport_remove(kb_env, laws):
     default_manifest = (data_dir() / "kb" / "CURRENT").read_text()
 
-    first = vetbot(kb_env, "import", *(str(LAWS / name) for name in TWO_LAWS))
+    first = vetbot(kb_env, "import", *map(str, laws))
     assert first.returncode == 0, first.stderr
-    assert "已导入：中华人民共和国英雄烈士保护法" in first.stdout and "（已废止）" in first.stdout
+    assert first.stdout.splitlines()[:2] == [
+        f"已导入：{HONOURS.title}，{HONOURS.articles} 条，版本日期 {HONOURS.date}",
+        f"已导入：{REPEALED.title}（已废止），{REPEALED.articles} 条，版本日期 {REPEALED.date}",
+    ]
 
     listing = json.loads(vetbot(kb_env, "list", "--json").stdout)
     by_id = {doc["doc_id"]: doc for doc in listing}
-    assert set(by_id) == {"英雄烈士保护法", "退役士兵安置条例"}
-    assert by_id["退役士兵安置条例"]["in_force"] is False
-    count = by_id["英雄烈士保护法"]["passage_count"]
+    assert set(by_id) == {HONOURS.doc_id, REPEALED.doc_id}
+    assert by_id[REPEALED.doc_id]["in_force"] is False and by_id[HONOURS.doc_id]["in_force"] is True
+    assert by_id[HONOURS.doc_id]["passage_count"] == HONOURS.articles
 
-    again = vetbot(kb_env, "import", str(LAWS / TWO_LAWS[0]))
+    again = vetbot(kb_env, "import", str(laws[0]))
     assert again.returncode == 0 and "未变化" in again.stdout
     listing = json.loads(vetbot(kb_env, "list", "--json").stdout)
-    assert len(listing) == 2 and listing[0]["passage_count"] == count
+    assert len(listing) == 2 and listing[0]["passage_count"] == HONOURS.articles
 
-    result = vetbot(kb_env, "search", "英雄烈士的名誉受法律保护吗", "--top-k", "3", "--json", "--no-threshold")
+    result = vetbot(kb_env, "search", "烈士的名誉受法律保护吗", "--top-k", "3", "--json", "--no-threshold")
     hits = json.loads(result.stdout)
-    assert len(hits) == 3
+    assert len(hits) == 3 and hits[0]["id"] == f"{HONOURS.doc_id}#第二条"
     assert set(hits[0]) >= {"id", "title", "source", "article", "date", "in_force", "score", "text"}
 
     batch = vetbot(kb_env, "search", "-", "--json", stdin="优待证怎么申请\n\n今天股市行情怎么样\n")
@@ -66,9 +73,9 @@ def test_import_list_search_reimport_remove(kb_env):
     assert len(lines) == 2
     assert json.loads(lines[0])[0]["title"] and json.loads(lines[1]) == []
 
-    removed = vetbot(kb_env, "remove", "退役士兵安置条例")
+    removed = vetbot(kb_env, "remove", REPEALED.doc_id)
     assert removed.returncode == 0
-    assert [d["doc_id"] for d in json.loads(vetbot(kb_env, "list", "--json").stdout)] == ["英雄烈士保护法"]
+    assert [d["doc_id"] for d in json.loads(vetbot(kb_env, "list", "--json").stdout)] == [HONOURS.doc_id]
 
     # the product's own index was not touched
     assert (data_dir() / "kb" / "CURRENT").read_text() == default_manifest
