@@ -12,7 +12,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.handoff import (
     REPHRASE, ActionAcceptOffer, ActionFallbackRephrase, ActionHandoff, previous_misses,
 )
-from bot.actions.policy import ActionAnswerPolicy, ActionMorePolicy, is_real_question
+from bot.actions.policy import (
+    HUMAN_BUTTON, HUMAN_PAYLOAD, KB_DOWN, PASSAGE_GONE, ActionAnswerPolicy, ActionInform, ActionMorePolicy,
+    is_real_question,
+)
+from knowledge.answer import compose, compose_full
+from knowledge.search import RELATED_MARGIN, KnowledgeBase
+from knowledge.service import get_knowledge_base
 from vetbot.config import hotline
 
 
@@ -67,16 +73,44 @@ def test_menu_button_asks_for_the_question():
     assert messages[0]["response"] == "utter_ask_policy_question"
 
 
+def ask_then_more(question: str, times: int) -> tuple[list[list[dict]], dict]:
+    """Ask, then press 看更多 `times` times; returns the reply of each step and the final slots."""
+    replies, slots = [], {}
+    for step in range(times + 1):
+        act, event = (ActionAnswerPolicy(), user_event(question, "ask_policy")) if step == 0 else \
+            (ActionMorePolicy(), user_event("还有吗", "ask_more"))
+        messages, events = run(act, tracker_for(event, slots=slots))
+        replies.append(messages)
+        slots.update({e["name"]: e["value"] for e in events if e.get("event") == "slot"})
+    return replies, slots
+
+
+def related(question: str) -> list:
+    """The passages 看更多 may show for a question, best first."""
+    return get_knowledge_base().search(question, top_k=50, margin=RELATED_MARGIN)
+
+
 def test_more_shows_the_whole_passage_then_the_next_ones():
     question = "评残需要什么材料"
-    first, events = run(ActionAnswerPolicy(), tracker_for(user_event(question, "ask_policy")))
-    slots = {e["name"]: e["value"] for e in events}
-    full, events = run(ActionMorePolicy(), tracker_for(user_event("还有吗", "ask_more"), slots=slots))
-    assert len(full[0]["text"]) > len(first[0]["text"]) and "依据：《" in full[0]["text"]
-    slots.update({e["name"]: e["value"] for e in events})
-    assert slots["policy_full_shown"] is True
-    more, events = run(ActionMorePolicy(), tracker_for(user_event("还有吗", "ask_more"), slots=slots))
-    assert any("依据：《" in m.get("text", "") for m in more) or "就这些了" in more[0]["text"]
+    hits = related(question)
+    assert len(hits) >= 4, "precondition: this question has several related passages"
+    (first, full, more), slots = ask_then_more(question, 2)
+    assert first[0]["text"] == compose(hits[0])
+    assert [m["text"] for m in full] == [compose_full(hits[0])]
+    # then the next two related passages, each with its source, and an invitation to ask on
+    assert [m["text"] for m in more[:-1]] == [compose(hits[1]), compose(hits[2])]
+    assert more[-1]["text"] == "还想了解别的，直接问我就行。"
+    assert slots["policy_full_shown"] is True and slots["policy_shown"] == 3.0
+
+
+def test_more_says_that_is_all_when_nothing_related_is_left():
+    question = "带病回乡"
+    hits = related(question)
+    assert len(hits) == 3, "precondition: exactly three related passages"
+    (_, _, more, done), slots = ask_then_more(question, 3)
+    assert [m["text"] for m in more[:-1]] == [compose(hits[1]), compose(hits[2])]
+    assert [m["text"] for m in done] == ["相关的内容就这些了。还不清楚的话，可以转人工问问。"]
+    assert done[0]["buttons"] == [HUMAN_BUTTON] and slots["offered_payload"] == HUMAN_PAYLOAD
 
 
 def test_handoff_gives_the_hotline(monkeypatch):
@@ -123,9 +157,72 @@ def test_yes_long_after_an_offer_does_not_take_it_up():
     assert messages[0]["response"] == "utter_anything_else"
 
 
-def test_near_miss_asks_did_you_mean_and_yes_or_the_button_answers(monkeypatch):
-    from knowledge.service import get_knowledge_base
+# Every way into the knowledge base, as the veteran reaches it: a question, 看更多, the
+# "您是想问" button, "是的" after it, and an unclear message that is still a question.
+KB_ENTRY_POINTS = {
+    "question": (ActionAnswerPolicy, [user_event("退役军人优待证怎么申请", "ask_policy")], {}),
+    "more": (ActionMorePolicy, [user_event("还有吗", "ask_more")], {"last_policy_query": "评残需要什么材料"}),
+    "button": (ActionAnswerPolicy, [user_event("/ask_policy", "ask_policy",
+                                               entities=[{"entity": "policy_id", "value": "pingcan-xinban"}])], {}),
+    "yes": (ActionAcceptOffer, [user_event("评残", "ask_policy"), action("action_answer_policy"),
+                                bot("您是想问…吗？"), user_event("是的", "affirm")],
+            {"offered_payload": "policy:pingcan-xinban"}),
+    "fallback": (ActionFallbackRephrase, [user_event("我是伤残军人，残疾抚恤金每年什么时候发", "nlu_fallback", 0.3)], {}),
+}
 
+
+@pytest.mark.parametrize("entry", KB_ENTRY_POINTS)
+def test_knowledge_base_down_gives_the_apology_and_a_person_not_a_trace(entry, tmp_path, monkeypatch, caplog):
+    # A data directory whose index was never built: loading it fails as in production.
+    down = KnowledgeBase(embedder=None, base=tmp_path)
+    monkeypatch.setattr("bot.actions.policy.get_knowledge_base", lambda: down)
+    act, events, slots = KB_ENTRY_POINTS[entry]
+    messages, result = run(act(), tracker_for(*events, slots=slots))
+    assert [(m["text"], m["buttons"]) for m in messages] == [(KB_DOWN, [HUMAN_BUTTON])]
+    assert slot(result, "offered_payload") == HUMAN_PAYLOAD  # "好的" now means a person
+    # the details go to the log, with the traceback
+    [record] = [r for r in caplog.records if r.name == "bot.actions.policy"]
+    assert record.exc_info and "知识库索引还没有建立" in str(record.exc_info[1])
+
+
+def test_a_suggestion_removed_by_a_rebuild_gets_an_honest_reply(tmp_path, embedder, monkeypatch):
+    from knowledge.index import build_index, open_store, sync_corpus
+    from tests.test_knowledge import write_entry
+
+    corpus, base = tmp_path / "corpus", tmp_path / "data"
+    corpus.mkdir()
+    write_entry(corpus, "youdai", "退役军人优待证怎么申领", "退役军人凭身份证到户籍所在地的退役军人服务站申请优待证，不收费。")
+    write_entry(corpus, "pingcan", "评残要带什么材料",
+                "申请评定残疾等级，需要带本人身份证、医疗诊断证明和致残经过的证明材料，向县级退役军人事务部门提出。")
+    store = open_store(base)
+
+    def rebuild() -> None:
+        sync_corpus(store, corpus)
+        build_index(store, embedder, base=base)
+
+    rebuild()
+    kb = KnowledgeBase(embedder, base=base)
+    monkeypatch.setattr("bot.actions.policy.get_knowledge_base", lambda: kb)
+    question = "评残时要带哪些东西"
+    best = kb.search(question, top_k=1, strict=False)[0]
+    assert best.passage.id == "pingcan"
+    kb.min_dense = best.relevance + 0.005  # nearly, not quite: the bot suggests the passage
+    messages, events = run(ActionAnswerPolicy(), tracker_for(user_event(question, "ask_policy")))
+    assert messages[0]["buttons"][0]["payload"] == '/ask_policy{"policy_id": "pingcan"}'
+    click = tracker_for(user_event("/ask_policy", "ask_policy", entities=[{"entity": "policy_id", "value": "pingcan"}]))
+    yes = tracker_for(user_event(question, "ask_policy"), action("action_answer_policy"), bot(messages[0]["text"]),
+                      user_event("是的", "affirm"), slots={"offered_payload": slot(events, "offered_payload")})
+    assert run(ActionAnswerPolicy(), click)[0][0]["text"].startswith("【评残要带什么材料】")
+
+    (corpus / "pingcan.md").unlink()  # the entry is withdrawn and the index rebuilt
+    rebuild()
+    for act, tracker in ((ActionAnswerPolicy(), click), (ActionAcceptOffer(), yes)):
+        messages, events = run(act, tracker)
+        assert [(m["text"], m["buttons"]) for m in messages] == [(PASSAGE_GONE, [HUMAN_BUTTON])]
+        assert slot(events, "offered_payload") is None
+
+
+def test_near_miss_asks_did_you_mean_and_yes_or_the_button_answers(monkeypatch):
     kb = get_knowledge_base()
     question = "退伍证丢了优待证还能办吗"
     best = kb.search(question, top_k=1, strict=False)[0]
@@ -155,11 +252,17 @@ def test_is_real_question(text, expected):
 
 
 def test_a_bare_service_name_is_answered_and_a_phone_number_is_not():
-    from bot.actions.policy import ActionInform
-
     service = user_event("评残", "inform", entities=[{"entity": "service", "value": "评残"}])
     messages, _ = run(ActionInform(), tracker_for(service))
-    assert "依据：《" in messages[0]["text"] or "您是想问" in messages[0]["text"]
+    assert messages[0]["text"] == compose(get_knowledge_base().hit_by_id("pingcan-xinban"))
     phone = user_event("13857312345", "inform", entities=[{"entity": "phone", "value": "13857312345"}])
     messages, _ = run(ActionInform(), tracker_for(phone))
     assert messages[0]["response"] == "utter_noted_info"
+
+
+def test_a_service_name_nearly_matching_a_passage_asks_did_you_mean():
+    service = user_event("光荣之家牌", "inform", entities=[{"entity": "service", "value": "光荣之家牌"}])
+    messages, events = run(ActionInform(), tracker_for(service))
+    assert "您是想问" in messages[0]["text"] and "依据" not in messages[0]["text"]
+    assert messages[0]["buttons"][0]["payload"] == '/ask_policy{"policy_id": "pinghu-zhijing-guangrong"}'
+    assert slot(events, "offered_payload") == "policy:pinghu-zhijing-guangrong"

@@ -24,6 +24,7 @@ MORE_BUTTON = {"title": "看更多", "payload": "/ask_more"}
 HUMAN_BUTTON = {"title": "转人工", "payload": HUMAN_PAYLOAD}
 NOT_FOUND = "这个问题我在政策库里没有找到可靠的答案，不敢乱说。要转人工问问工作人员吗？"
 KB_DOWN = "政策库暂时用不了，请稍后再试，或者转人工问工作人员。"
+PASSAGE_GONE = "您选的这条政策内容刚刚更新过，已经不在政策库里了。请把您的问题再说一遍，我按最新的政策帮您查；也可以转人工。"
 GENERIC_WORDS = {"政策", "咨询", "政策咨询", "问题", "问一下", "请问", "你好", "您好"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -86,9 +87,14 @@ async def answer_question(dispatcher: CollectingDispatcher, question: str) -> li
 
 
 async def answer_by_id(dispatcher: CollectingDispatcher, passage_id: str) -> list[dict]:
-    hit = await _kb_call(lambda: get_knowledge_base().hit_by_id(passage_id))
-    if hit is None:  # the index changed since the question was asked
-        dispatcher.utter_message(response="utter_ask_policy_question")
+    try:
+        hit = await _kb_call(lambda: get_knowledge_base().hit_by_id(passage_id))
+    except Exception:
+        return kb_down(dispatcher)
+    if hit is None:
+        # Removed by a rebuild since it was suggested: say so, rather than silently asking
+        # for a question the veteran has just answered by picking it.
+        dispatcher.utter_message(text=PASSAGE_GONE, buttons=[HUMAN_BUTTON])
         return [offer(None)]
     return show_answer(dispatcher, hit, hit.passage.title)
 
