@@ -1,7 +1,6 @@
 """The adapter over real HTTP, with the fake WeChat as the peer and real bot callables."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
