@@ -30,7 +30,7 @@ _DECLARATION = re.compile(rb"<!(?!\[CDATA\[)", re.IGNORECASE)
 
 def sha1_signature(*parts: str) -> str:
     """WeChat's signature: sha1 over the lexicographically sorted parts, concatenated."""
-    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # str.encode() is always UTF-8
 
 
 def check_signature(token: str, signature: str, timestamp: str, nonce: str) -> None:
@@ -48,7 +48,7 @@ def check_msg_signature(token: str, msg_signature: str, timestamp: str, nonce: s
 def parse_xml(body: bytes | str, max_bytes: int = 64 * 1024) -> dict[str, str]:
     """Parse a flat WeChat <xml> document into {tag: text}; refuse anything hostile."""
     if isinstance(body, str):
-        body = body.encode("utf-8")
+        body = body.encode()
     if len(body) > max_bytes:
         raise ProtocolError("body too large")
     if _DECLARATION.search(body):
@@ -109,7 +109,8 @@ class SafeMode:
         except Exception as error:
             raise ProtocolError(f"cannot decrypt: {type(error).__name__}") from None
 
-    def encrypt(self, reply_xml: str, nonce: str | None = None, timestamp: str | None = None) -> str:
-        return self._crypto.encrypt_message(
-            reply_xml, nonce or secrets.token_hex(8), timestamp or str(int(time.time()))
-        )
+    def encrypt(self, reply_xml: str, nonce: str | None = None) -> str:
+        """Encrypt a passive reply; wechatpy stamps it with the current time."""
+        if not nonce:
+            nonce = secrets.token_hex(8)  # pragma: no mutate (equivalent: any fresh random nonce is valid; its length is not checked)
+        return self._crypto.encrypt_message(reply_xml, nonce)
