@@ -5,16 +5,20 @@ Layout under <data dir>/kb/:
   embeddings.sqlite3      passage-vector cache, so a rebuild only encodes new text
   indexes/<version>/      passages.jsonl, bm25.npz, bm25_vocab.json, vectors.npy, dense.faiss
   CURRENT                 JSON naming the published version; searchers reload when it changes
+A searcher holds a shared lock on a version directory while loading it (pinned); a rebuild's cleanup
+removes only old versions it can lock exclusively, so no version disappears half-loaded.
 """
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -175,8 +179,29 @@ def current_manifest(base: Path | None = None) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+@contextmanager
+def pinned(version_dir: Path):
+    """Keep a version from being removed while it is loaded. Raises FileNotFoundError when it is
+    already gone (a newer rebuild removed it after the searcher read CURRENT)."""
+    fd = os.open(version_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        if not version_dir.is_dir():  # removed while we waited for the lock
+            raise FileNotFoundError(version_dir)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _prune(root: Path, keep: str) -> None:
     versions = sorted((root / "indexes").iterdir(), key=lambda p: p.stat().st_mtime)
     old = [p for p in versions if p.name != keep][:-(KEEP_VERSIONS - 1) or None]
     for path in old:
-        shutil.rmtree(path, ignore_errors=True)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(path, ignore_errors=True)
+        except BlockingIOError:
+            pass  # a searcher is loading this version: a later rebuild removes it
+        finally:
+            os.close(fd)

@@ -13,7 +13,7 @@ import numpy as np
 
 from knowledge import dense
 from knowledge.bm25 import BM25
-from knowledge.index import current_manifest, kb_dir
+from knowledge.index import current_manifest, kb_dir, pinned
 from knowledge.passage import Passage
 from knowledge.tokenize import query_tokens
 
@@ -34,6 +34,7 @@ DEFAULT_MIN_DENSE = 0.90
 DEFAULT_MIN_BM25 = 15.0
 RELATED_MARGIN = 0.02  # "did you mean" and "see more" consider passages this close to the threshold
 QUERY_CACHE_SIZE = 512
+LOAD_ATTEMPTS = 5  # re-reads of CURRENT when the version it named was removed before we pinned it
 
 
 @dataclass(frozen=True)
@@ -78,16 +79,24 @@ class KnowledgeBase:
     # -- index life cycle -------------------------------------------------------------
     def _current(self) -> _Loaded:
         """Reload when a new index was published (cheap check of the CURRENT file)."""
-        manifest = current_manifest(self.root.parent)
-        if manifest is None:
-            raise RuntimeError("知识库索引还没有建立，请先运行 vetbot kb build")
-        if manifest["version"] != self._version:
+        for _ in range(LOAD_ATTEMPTS):
+            manifest = current_manifest(self.root.parent)
+            if manifest is None:
+                raise RuntimeError("知识库索引还没有建立，请先运行 vetbot kb build")
+            if manifest["version"] == self._version:
+                return self._loaded
             self._check_model(manifest)
+            directory = self.root / "indexes" / manifest["version"]
             with self._lock:
                 if manifest["version"] != self._version:
-                    self._loaded = _Loaded(self.root / "indexes" / manifest["version"])
+                    try:
+                        with pinned(directory):
+                            self._loaded = _Loaded(directory)
+                    except FileNotFoundError:
+                        continue  # removed by newer rebuilds since we read CURRENT: read it again
                     self._version = manifest["version"]
-        return self._loaded
+            return self._loaded
+        raise RuntimeError(f"知识库索引版本 {manifest['version']} 不完整，请运行 vetbot kb build")
 
     def _check_model(self, manifest: dict) -> None:
         """Vectors from another model would be meaningless (or the wrong size) for our queries."""
