@@ -1,7 +1,6 @@
 """Knowledge base: corpus sync, store replacement, hybrid search, refusal, hot reload."""
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -140,19 +139,58 @@ def test_dense_index_switches_to_hnsw_above_the_threshold():
     assert exact_ids[0] == approx_ids[0] == 7
 
 
-def test_a_repeal_recorded_after_import_reaches_the_index(tmp_path, monkeypatch):
+def test_a_repeal_recorded_after_import_reaches_the_index(tmp_path, monkeypatch, embedder):
     import datetime as dt
 
     import knowledge.importer as importer
     from knowledge.index import apply_repeals
     from knowledge.passage import Passage
 
-    store = open_store(tmp_path / "data")
+    base = tmp_path / "data"
+    store = open_store(base)
     law = Passage(id="某条例#第一条", doc_id="某条例", title="某条例", source="某条例", article="第一条",
-                  date="2010-01-01", in_force=True, region="全国", category="法规", text="旧规定。")
+                  date="2010-01-01", in_force=True, region="全国", category="法规",
+                  text="退役军人参加职业技能培训的，按规定享受培训补贴。")
     store.replace_document("某条例", "import", "某条例", "2010-01-01", True, "x.md", [law])
+    build_index(store, embedder, base=base)
+    kb = KnowledgeBase(embedder, base=base)
+    assert [(h.passage.id, h.passage.in_force) for h in kb.search("职业技能培训有补贴吗")] == [("某条例#第一条", True)]
+
     monkeypatch.setattr(importer, "load_repeals", lambda path=None: {"某条例": {"repealed_on": "2025-01-01"}})
     assert apply_repeals(store, today=dt.date(2024, 12, 31)) == 0  # recorded in advance, not yet due
     assert apply_repeals(store, today=dt.date(2025, 1, 1)) == 1
     assert store.document("某条例").in_force is False
-    assert [p.in_force for p in store.passages("某条例")] == [False]
+    build_index(store, embedder, base=base)  # what `vetbot kb build` does next
+    hits = kb.search("职业技能培训有补贴吗")
+    assert [(h.passage.id, h.passage.in_force) for h in hits] == [("某条例#第一条", False)]
+    assert compose(hits[0]).endswith("依据：《某条例》第一条（2010-01-01，已废止）")
+
+
+class OtherModel:
+    """Stands for an index built with another embedding model of the same size: its vectors
+    would be searched without error, and mean nothing."""
+
+    model_id = "intfloat/multilingual-e5-base"
+
+    def __init__(self, dim: int):
+        self.dim = dim
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        vectors = np.random.default_rng(0).normal(size=(len(texts), self.dim)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_an_index_built_with_another_model_is_refused(tmp_path, corpus_dir, embedder):
+    base = tmp_path / "data"
+    store = open_store(base)
+    sync_corpus(store, corpus_dir)
+    build_index(store, OtherModel(embedder.dim), base=base)
+    kb = KnowledgeBase(embedder, base=base)
+    with pytest.raises(RuntimeError) as refused:
+        kb.search("退伍了优待证去哪里办")
+    assert str(refused.value) == (
+        f"知识库索引是用向量模型 intfloat/multilingual-e5-base 建的，现在配置的是 {embedder.model_id}："
+        "请运行 vetbot kb build"
+    )
+    build_index(store, embedder, base=base)  # rebuilt with the configured model: answered again
+    assert kb.search("退伍了优待证去哪里办")[0].passage.id == "youdai"
