@@ -52,7 +52,7 @@ def test_two_events_of_one_user_in_one_second_are_two_messages():
 # -- many instances at once against a real Redis ------------------------------------------------
 
 
-async def contend(ready, url: str, key: str, name: str) -> tuple[list[bool], list[str]]:
+async def contend(ready, url: str, key: str, name: str) -> tuple[list[bool], list[str], list[bool]]:
     """CLIENTS ledgers, each on its own connection, claim the same message at once."""
     stores = [RedisStore.from_url(url) for _ in range(CLIENTS)]
     await asyncio.gather(*(store.client.ping() for store in stores))  # connected before the start
@@ -63,7 +63,8 @@ async def contend(ready, url: str, key: str, name: str) -> tuple[list[bool], lis
         methods = await asyncio.gather(
             *(ledger.claim_delivery(key, f"{name}-{number}") for number, ledger in enumerate(ledgers))
         )
-        return list(turns), list(methods)
+        overflows = await asyncio.gather(*(ledger.claim_overflow(key) for ledger in ledgers))
+        return list(turns), list(methods), list(overflows)
     finally:
         for store in stores:
             await store.client.close()
@@ -72,29 +73,30 @@ async def contend(ready, url: str, key: str, name: str) -> tuple[list[bool], lis
 def test_one_turn_and_one_delivery_per_message_across_instances(real_redis):
     url = flushed(real_redis)
     results = run_together(contend, [(url, "msg:7001", f"p{number}") for number in range(PROCESSES)])
-    turns = [won for process_turns, _ in results for won in process_turns]
-    methods = [method for _, process_methods in results for method in process_methods]
+    turns, methods, overflows = ([value for result in results for value in result[part]] for part in range(3))
     contenders = {f"p{p}-{c}" for p in range(PROCESSES) for c in range(CLIENTS)}
-    assert len(turns) == PROCESSES * CLIENTS
+    assert len(turns) == len(overflows) == PROCESSES * CLIENTS
     assert turns.count(True) == 1
+    assert overflows.count(True) == 1  # the parts after the first passive one go out once
     # Every contender asked for its own method; exactly one won and all others were told its.
     winner = methods[0]
     assert winner in contenders and methods == [winner] * len(contenders)
 
-    async def afterwards() -> tuple[bool, str, int, int]:
+    async def afterwards() -> tuple[bool, str, bool, int, int]:
         store = RedisStore.from_url(url)
         ledger = MessageLedger(store)
         result = (
             await ledger.claim_turn("msg:7001"),
             await ledger.claim_delivery("msg:7001", "late"),
+            await ledger.claim_overflow("msg:7001"),
             await store.client.pttl("wechat:turn:msg:7001"),
             await store.client.pttl("wechat:delivery:msg:7001"),
         )
         await store.client.close()
         return result
 
-    late_turn, late_method, turn_ttl, delivery_ttl = run(afterwards())
-    assert (late_turn, late_method) == (False, winner)
+    late_turn, late_method, late_overflow, turn_ttl, delivery_ttl = run(afterwards())
+    assert (late_turn, late_method, late_overflow) == (False, winner, False)
     assert 590_000 < turn_ttl <= 600_000 and 590_000 < delivery_ttl <= 600_000
 
 
@@ -173,6 +175,20 @@ def test_a_retry_waits_for_the_answer_of_the_running_turn():
     parts, waited = run(scenario())
     assert parts == []
     assert 0.15 <= waited < 0.25
+
+
+def test_a_retry_sees_the_answer_within_50_ms_by_default():
+    ledger = MessageLedger(MemoryStore())
+
+    async def scenario() -> float:
+        waiter = asyncio.create_task(ledger.wait_for_answer("k", time.monotonic() + 2))
+        await asyncio.sleep(0.1)
+        await ledger.save_answer("k", ["答复"])
+        saved = time.monotonic()
+        assert await asyncio.wait_for(waiter, 3) == ["答复"]
+        return time.monotonic() - saved
+
+    assert run(scenario()) < 0.08
 
 
 def test_waiting_for_an_answer_gives_up_at_the_deadline():

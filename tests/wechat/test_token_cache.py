@@ -203,6 +203,24 @@ def test_a_token_read_from_the_shared_copy_is_remembered():
     assert run(reader.get()) == "T1"
     run(store.delete("wechat:token"))  # the shared copy is gone (e.g. evicted)
     assert run(reader.get()) == "T1"
+    assert reader.fetch.calls == 0
+
+
+def test_a_fresh_shared_token_is_read_without_waiting_for_the_lock(caplog):
+    # Another instance holds the lock (e.g. a stuck fetch); the token it left earlier is fresh.
+    store = MemoryStore()
+    run(memory_cache(store=store).get())
+    reader = memory_cache(store=store)
+
+    async def read_while_locked() -> str:
+        async with StoreTokenBackend(store, "wechat:token").lock():
+            return await reader.get()
+
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger=LOG):
+        assert run(read_while_locked()) == "T1"
+    assert time.monotonic() - started < 0.5  # its lock_timeout is 1 s
+    assert caplog.records == []
 
 
 @pytest.mark.parametrize(
@@ -251,6 +269,8 @@ def test_refresh_of_an_already_replaced_token_reuses_the_replacement():
     assert run(second.get()) == stale
     fresh = run(first.refresh(stale=stale))
     assert run(second.refresh(stale=stale)) == fresh
+    run(store.delete("wechat:token"))
+    assert run(second.get()) == fresh  # remembered
     assert second.fetch.calls == 0
 
 
@@ -284,7 +304,7 @@ def test_a_failed_fetch_writes_nothing_and_releases_the_lock(caplog):
 
 
 def test_file_backend_writes_a_private_file_atomically(tmp_path):
-    path = tmp_path / "wechat" / "access_token-wx.json"
+    path = tmp_path / "var" / "wechat" / "access_token-wx.json"  # directories made as needed
     backend = FileTokenBackend(path)
     assert run(backend.read()) is None
     run(backend.write({"access_token": "T1"}))
