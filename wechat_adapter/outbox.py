@@ -10,8 +10,15 @@ A sender (the channel's background task or `vetbot wechat outbox send`) drains i
 inside WeChat's 48-hour window after the veteran's last message it uses the customer-service
 API, otherwise a template message (WECHAT_TEMPLATE_<KIND> or WECHAT_TEMPLATE_NOTICE); with no
 template the message is handed to staff (status "staff"). Failures back off exponentially.
-Every attempt is a row in `attempts`. A row being sent holds a lease; if the process dies the
-lease expires and the message is sent again (at-least-once: nothing is lost).
+Every attempt is a row in `attempts`.
+
+A sender claims messages under a lease and a claim token. If its process dies the lease expires
+and another sender claims the message again (at-least-once: nothing is lost); the abandoned
+attempt counts, so a message that kills every sender still ends up `failed`. A sender renews its
+lease before each part it sends, and every write it makes is conditional on its token: one that
+stalled past its lease finds the message reclaimed and stops (`LeaseLost`) instead of sending the
+parts again. The lease (120 s) is far above the API timeout (10 s), so a part in flight is
+answered or times out before its lease can run out.
 """
 from __future__ import annotations
 
@@ -21,8 +28,9 @@ import logging
 import os
 import sqlite3
 import time
-from contextlib import closing
-from dataclasses import dataclass
+import uuid
+from contextlib import closing, suppress
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +64,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     parts_sent INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL,
     lease_until REAL,
+    claim TEXT,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     sent_via TEXT,
@@ -97,6 +106,7 @@ class OutboxItem:
     created_at: float
     sent_via: str | None
     last_error: str | None
+    claim: str | None  # the token of the sender holding the lease, None when nobody does
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "OutboxItem":
@@ -114,7 +124,12 @@ class OutboxItem:
             created_at=row["created_at"],
             sent_via=row["sent_via"],
             last_error=row["last_error"],
+            claim=row["claim"],
         )
+
+
+class LeaseLost(Exception):
+    """The sender's claim on a message is gone (its lease expired and another sender took it)."""
 
 
 class Outbox:
@@ -127,6 +142,10 @@ class Outbox:
         with closing(self._connect()) as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            db.execute("BEGIN IMMEDIATE")  # two processes opening an old file add the column once
+            if "claim" not in {row["name"] for row in db.execute("PRAGMA table_info(outbox)")}:
+                db.execute("ALTER TABLE outbox ADD COLUMN claim TEXT")  # a file from before claim tokens
+            db.execute("COMMIT")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -171,22 +190,47 @@ class Outbox:
         return row["seen_at"] if row else None
 
     # -- sender side -----------------------------------------------------------------------
-    def claim_due(self, limit: int = 20, lease: float = 120.0) -> list[OutboxItem]:
-        """Take due messages (and ones whose sender died mid-send) under a lease."""
+    def claim_due(self, limit: int, lease: float) -> list[OutboxItem]:
+        """Take due messages (and ones whose lease expired) under a lease and a fresh claim token."""
         now = self.clock()
+        claim = uuid.uuid4().hex
         with closing(self._connect()) as db:
+            # The write lock before the SELECT: no other sender can read the same rows as due.
             db.execute("BEGIN IMMEDIATE")
             rows = db.execute(
                 "SELECT * FROM outbox WHERE (status = ? AND next_attempt_at <= ?)"
                 " OR (status = ? AND lease_until <= ?) ORDER BY id LIMIT ?",
                 (PENDING, now, SENDING, now, limit),
             ).fetchall()
+            # A lease that expired is an attempt its sender never finished (it died or stalled): it counts.
+            items = [
+                replace(
+                    OutboxItem.from_row(row),
+                    status=SENDING,
+                    attempts=row["attempts"] + (row["status"] == SENDING),
+                    claim=claim,
+                )
+                for row in rows
+            ]
             db.executemany(
-                "UPDATE outbox SET status = ?, lease_until = ?, updated_at = ? WHERE id = ?",
-                [(SENDING, now + lease, now, row["id"]) for row in rows],
+                "UPDATE outbox SET status = ?, attempts = ?, claim = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+                [(SENDING, item.attempts, claim, now + lease, now, item.id) for item in items],
             )
             db.execute("COMMIT")
-        return [OutboxItem.from_row(row) for row in rows]
+        return items
+
+    def _update_claimed(self, item: OutboxItem, assignments: str, values: tuple) -> None:
+        """UPDATE the item's row only while the item's claim still holds it, else raise LeaseLost."""
+        with closing(self._connect()) as db:
+            cursor = db.execute(
+                f"UPDATE outbox SET {assignments}, updated_at = ? WHERE id = ? AND claim = ?",
+                (*values, self.clock(), item.id, item.claim),
+            )
+            if cursor.rowcount != 1:
+                raise LeaseLost(f"outbox {item.id} is no longer held by claim {item.claim}")
+
+    def renew(self, item: OutboxItem, lease: float) -> None:
+        self._update_claimed(item, "lease_until = ?", (self.clock() + lease,))
 
     def log_attempt(self, outbox_id: int, method: str, ok: bool, errcode: int | None = None, detail: str = "") -> None:
         with closing(self._connect()) as db:
@@ -195,37 +239,23 @@ class Outbox:
                 (outbox_id, self.clock(), method, int(ok), errcode, detail[:500]),
             )
 
-    def record_parts_sent(self, outbox_id: int, parts_sent: int) -> None:
-        with closing(self._connect()) as db:
-            db.execute("UPDATE outbox SET parts_sent = ?, updated_at = ? WHERE id = ?", (parts_sent, self.clock(), outbox_id))
+    def record_parts_sent(self, item: OutboxItem, parts_sent: int) -> None:
+        self._update_claimed(item, "parts_sent = ?", (parts_sent,))
 
-    def mark_sent(self, outbox_id: int, method: str) -> None:
-        self._finish(outbox_id, SENT, sent_via=method)
+    def mark_sent(self, item: OutboxItem, method: str) -> None:
+        self._update_claimed(item, "status = ?, sent_via = ?, claim = NULL, lease_until = NULL", (SENT, method))
 
-    def mark_final(self, outbox_id: int, status: str, error: str) -> None:
-        self._finish(outbox_id, status, error=error)
+    def mark_final(self, item: OutboxItem, status: str, error: str) -> None:
+        self._update_claimed(item, "status = ?, last_error = ?, claim = NULL, lease_until = NULL", (status, error))
 
-    def _finish(self, outbox_id: int, status: str, sent_via: str | None = None, error: str | None = None) -> None:
-        with closing(self._connect()) as db:
-            db.execute(
-                "UPDATE outbox SET status = ?, sent_via = COALESCE(?, sent_via), last_error = COALESCE(?, last_error),"
-                " lease_until = NULL, updated_at = ? WHERE id = ?",
-                (status, sent_via, error, self.clock(), outbox_id),
-            )
-
-    def mark_retry(self, outbox_id: int, error: str, delay: float, max_attempts: int) -> str:
-        now = self.clock()
-        with closing(self._connect()) as db:
-            db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
-            attempts = (row["attempts"] if row else 0) + 1
-            status = FAILED if attempts >= max_attempts else PENDING
-            db.execute(
-                "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_until = NULL,"
-                " updated_at = ? WHERE id = ?",
-                (status, attempts, now + delay, error, now, outbox_id),
-            )
-            db.execute("COMMIT")
+    def mark_retry(self, item: OutboxItem, error: str, delay: float, max_attempts: int) -> str:
+        attempts = item.attempts + 1
+        status = FAILED if attempts >= max_attempts else PENDING
+        self._update_claimed(
+            item,
+            "status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, claim = NULL, lease_until = NULL",
+            (status, attempts, self.clock() + delay, error),
+        )
         return status
 
     # -- staff / CLI -------------------------------------------------------------------------
@@ -293,6 +323,7 @@ class OutboxSender:
         backoff_max: float = 3600.0,
         max_attempts: int = 10,
         window: float = CUSTOMER_SERVICE_WINDOW,
+        lease: float = 120.0,
     ) -> None:
         self.outbox = outbox
         self.api = api
@@ -301,6 +332,7 @@ class OutboxSender:
         self.backoff_max = backoff_max
         self.max_attempts = max_attempts
         self.window = window
+        self.lease = lease
 
     def _template_for(self, kind: str) -> str | None:
         return self.templates.get(kind.lower()) or self.templates.get("notice")
@@ -310,29 +342,40 @@ class OutboxSender:
 
     async def drain_once(self, limit: int = 20) -> int:
         """Send what is due now; returns how many messages were handled."""
-        items = await asyncio.to_thread(self.outbox.claim_due, limit)
+        items = await asyncio.to_thread(self.outbox.claim_due, limit, self.lease)
         for item in items:
             try:
                 await self.deliver(item)
+            except LeaseLost:
+                logger.warning("Outbox %s: lease expired and another sender took it over; stopped", item.id)
             except Exception as error:  # never let one message stop the queue
                 logger.exception("Outbox message %s failed unexpectedly", item.id)
-                await asyncio.to_thread(
-                    self.outbox.mark_retry, item.id, f"internal: {error}", self._delay(item.attempts), self.max_attempts
-                )
+                with suppress(LeaseLost):  # another sender has it now
+                    await asyncio.to_thread(
+                        self.outbox.mark_retry, item, f"internal: {error}", self._delay(item.attempts), self.max_attempts
+                    )
         return len(items)
 
     async def deliver(self, item: OutboxItem) -> str:
+        """Send one claimed message; raises LeaseLost when another sender has taken it over."""
         outbox = self.outbox
+        if item.attempts >= self.max_attempts:
+            # Only a reclaimed lease gets here (mark_retry gives up at max_attempts): its sender died mid-send.
+            detail = f"gave up after {item.attempts} attempts; the last sender stopped mid-send"
+            await asyncio.to_thread(outbox.mark_final, item, FAILED, detail)
+            logger.error("Outbox %s %s", item.id, detail)
+            return FAILED
         seen = await asyncio.to_thread(outbox.last_seen, item.openid)
         inside_window = seen is not None and outbox.clock() - seen < self.window
         if item.via != "template" and inside_window:
             parts = split_text(item.text)
             try:
                 for index in range(item.parts_sent, len(parts)):
+                    await asyncio.to_thread(outbox.renew, item, self.lease)
                     await self.api.send_text(item.openid, parts[index])
-                    await asyncio.to_thread(outbox.record_parts_sent, item.id, index + 1)
+                    await asyncio.to_thread(outbox.record_parts_sent, item, index + 1)
                 await asyncio.to_thread(outbox.log_attempt, item.id, "custom", True)
-                await asyncio.to_thread(outbox.mark_sent, item.id, "custom")
+                await asyncio.to_thread(outbox.mark_sent, item, "custom")
                 return SENT
             except WeChatAPIError as error:
                 await asyncio.to_thread(outbox.log_attempt, item.id, "custom", False, error.errcode, str(error))
@@ -346,25 +389,26 @@ class OutboxSender:
         if not template_id:
             detail = "outside the 48-hour window and no template configured (WECHAT_TEMPLATE_NOTICE)"
             await asyncio.to_thread(self.outbox.log_attempt, item.id, "none", False, None, detail)
-            await asyncio.to_thread(self.outbox.mark_final, item.id, STAFF, detail)
+            await asyncio.to_thread(self.outbox.mark_final, item, STAFF, detail)
             logger.warning("Outbox %s handed to staff: %s", item.id, detail)
             return STAFF
+        await asyncio.to_thread(self.outbox.renew, item, self.lease)
         try:
             await self.api.send_template(item.openid, template_id, template_payload(item))
         except WeChatAPIError as error:
             await asyncio.to_thread(self.outbox.log_attempt, item.id, "template", False, error.errcode, str(error))
             return await self._retry_or_give_up(item, error)
         await asyncio.to_thread(self.outbox.log_attempt, item.id, "template", True)
-        await asyncio.to_thread(self.outbox.mark_sent, item.id, "template")
+        await asyncio.to_thread(self.outbox.mark_sent, item, "template")
         return SENT
 
     async def _retry_or_give_up(self, item: OutboxItem, error: WeChatAPIError) -> str:
         if error.errcode in PERMANENT_ERRORS:
-            await asyncio.to_thread(self.outbox.mark_final, item.id, STAFF, str(error))
+            await asyncio.to_thread(self.outbox.mark_final, item, STAFF, str(error))
             logger.warning("Outbox %s handed to staff: %s", item.id, error)
             return STAFF
         status = await asyncio.to_thread(
-            self.outbox.mark_retry, item.id, str(error), self._delay(item.attempts), self.max_attempts
+            self.outbox.mark_retry, item, str(error), self._delay(item.attempts), self.max_attempts
         )
         if status == FAILED:
             logger.error("Outbox %s gave up after %s attempts: %s", item.id, self.max_attempts, error)
