@@ -13,9 +13,8 @@ _CLAUSE_END = re.compile(r"(?<=[；，：])")
 
 
 def citation(passage: Passage) -> str:
-    article = passage.article or ""
     status = "" if passage.in_force else "，已废止"
-    return f"依据：《{passage.source}》{article}（{passage.date}{status}）"
+    return f"依据：《{passage.source}》{passage.article}（{passage.date}{status}）"
 
 
 def flatten(text: str) -> str:
