@@ -5,8 +5,9 @@ Layout under <data dir>/kb/:
   embeddings.sqlite3      passage-vector cache, so a rebuild only encodes new text
   indexes/<version>/      passages.jsonl, bm25.npz, bm25_vocab.json, vectors.npy, dense.faiss
   CURRENT                 JSON naming the published version; searchers reload when it changes
-A searcher holds a shared lock on a version directory while loading it (pinned); a rebuild's cleanup
-removes only old versions it can lock exclusively, so no version disappears half-loaded.
+A searcher holds a shared lock on a version directory while loading it, and a rebuild while writing
+it (pinned); a rebuild's cleanup removes only old versions it can lock exclusively, so no version
+disappears half-loaded or half-written.
 """
 from __future__ import annotations
 
@@ -155,14 +156,15 @@ def build_index(
     version = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}-{time.perf_counter_ns() % 10**6}"
     target = root / "indexes" / version
     target.mkdir(parents=True)
-    with open(target / "passages.jsonl", "w", encoding="utf-8") as out:
-        for passage in passages:
-            out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
-    BM25.build([tokens(t) for t in texts]).save(target)
-    np.save(target / "vectors.npy", vectors)
-    index = dense.build_index(vectors)
-    dense.save(index, target / "dense.faiss")
-    _publish(root, {"version": version, "passages": len(passages), "model": cache._model_id})
+    with pinned(target):  # until published: a concurrent rebuild's cleanup must leave it alone
+        with open(target / "passages.jsonl", "w", encoding="utf-8") as out:
+            for passage in passages:
+                out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
+        BM25.build([tokens(t) for t in texts]).save(target)
+        np.save(target / "vectors.npy", vectors)
+        index = dense.build_index(vectors)
+        dense.save(index, target / "dense.faiss")
+        _publish(root, {"version": version, "passages": len(passages), "model": cache._model_id})
     _prune(root, keep=version)
     kind = type(index).__name__
     return BuildReport(version, len(passages), encoded, time.perf_counter() - started, kind)
@@ -181,8 +183,8 @@ def current_manifest(base: Path | None = None) -> dict | None:
 
 @contextmanager
 def pinned(version_dir: Path):
-    """Keep a version from being removed while it is loaded. Raises FileNotFoundError when it is
-    already gone (a newer rebuild removed it after the searcher read CURRENT)."""
+    """Keep a version from being removed while it is loaded (or written). Raises FileNotFoundError
+    when it is already gone (a newer rebuild removed it after the searcher read CURRENT)."""
     fd = os.open(version_dir, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
@@ -194,10 +196,18 @@ def pinned(version_dir: Path):
 
 
 def _prune(root: Path, keep: str) -> None:
-    versions = sorted((root / "indexes").iterdir(), key=lambda p: p.stat().st_mtime)
-    old = [p for p in versions if p.name != keep][:-(KEEP_VERSIONS - 1) or None]
+    versions = []
+    for path in (root / "indexes").iterdir():
+        try:
+            versions.append((path.stat().st_mtime, path))
+        except FileNotFoundError:
+            pass  # a concurrent rebuild's cleanup removed it
+    old = [p for _, p in sorted(versions) if p.name != keep][:-(KEEP_VERSIONS - 1) or None]
     for path in old:
-        fd = os.open(path, os.O_RDONLY)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # a concurrent rebuild's cleanup removed it
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             shutil.rmtree(path, ignore_errors=True)

@@ -190,3 +190,31 @@ def test_a_missing_version_is_a_clear_error(tmp_path):
     with pytest.raises(RuntimeError) as error:
         search.KnowledgeBase(HashEmbedder(), base=base).search("版本检查")
     assert str(error.value) == f"知识库索引版本 {current_manifest(base)['version']} 不完整，请运行 vetbot kb build"
+
+
+def _rebuild_repeatedly(base: str, builds: range, results) -> None:
+    store = open_store(Path(base))
+    problems = []
+    for build in builds:
+        try:
+            publish_build(store, Path(base), build)
+        except Exception:
+            problems.append(traceback.format_exc(limit=4))
+    results.put((problems[:3], len(problems)))
+
+
+def test_two_rebuilds_at_once_leave_a_complete_index(tmp_path):
+    """`vetbot kb import` while `vetbot kb build` runs: neither cleanup removes the other's version
+    before it is published, nor trips over a version the other removed."""
+    base = tmp_path / "data"
+    results = SPAWN.Queue()
+    writers = [SPAWN.Process(target=_rebuild_repeatedly, args=(str(base), range(start, start + 80, 2), results))
+               for start in (0, 1)]
+    for writer in writers:
+        writer.start()
+    reports = [results.get(timeout=120) for _ in writers]
+    for writer in writers:
+        writer.join(30)
+    assert reports == [([], 0), ([], 0)]
+    hits = search.KnowledgeBase(HashEmbedder(), base=base).search("版本检查", top_k=100, strict=False)
+    assert len(hits) == passage_count(build_number(hits[0].passage))
