@@ -40,6 +40,18 @@ class Stack:
         response.raise_for_status()
         return response.json()
 
+    def user_turns(self, sender: str, message_id: str) -> int:
+        """How many user turns Rasa recorded for this message id (1 = processed once)."""
+        tracker = requests.get(
+            f"{self.rasa_url}/conversations/{sender}/tracker", params={"token": self.token}, timeout=30
+        ).json()
+        return sum(1 for e in tracker["events"] if e["event"] == "user" and e.get("message_id") == message_id)
+
+
+def sent_to(fake, openid: str) -> list[str]:
+    """The customer-service texts the fake WeChat received for this veteran."""
+    return [m["text"]["content"] for m in list(fake.custom_messages) if m["touser"] == openid]
+
 
 def _wait(url: str, process: subprocess.Popen, log: Path, deadline: float) -> None:
     while time.time() < deadline:
@@ -53,7 +65,8 @@ def _wait(url: str, process: subprocess.Popen, log: Path, deadline: float) -> No
 
 
 @contextlib.contextmanager
-def start_stack(extra_env: dict | None = None):
+def start_stack(extra_env: dict | None = None, actions_port: int | None = None):
+    """extra_env may point ACTION_ENDPOINT_URL elsewhere (a proxy in front of `actions_port`)."""
     product_dir = Path(os.environ.get("VETBOT_DATA_DIR") or ROOT / "var")
     model = product_dir / "models" / "vetbot.tar.gz"
     if not model.exists():
@@ -63,7 +76,7 @@ def start_stack(extra_env: dict | None = None):
     data_dir = Path(tempfile.mkdtemp(prefix="vetbot-stack-"))
     for shared in ("models", "kb"):
         (data_dir / shared).symlink_to(product_dir / shared)
-    rasa_port, actions_port = free_port(), free_port()
+    rasa_port, actions_port = free_port(), actions_port or free_port()
     token = secrets.token_hex(16)  # hex: a leading "-" would read as a command-line flag
     env = {
         **os.environ,
@@ -106,3 +119,25 @@ def start_stack(extra_env: dict | None = None):
             except subprocess.TimeoutExpired:
                 process.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def start_wechat_stack(extra_env: dict | None = None, actions_port: int | None = None):
+    """The stack with its WeChat channel pointed at a local fake WeChat: yields (fake, stack)."""
+    from tests.fakes.fake_wechat import FakeWeChat, make_aes_key
+
+    token, app_id, secret = "pinghu-e2e-token", "wx_e2e_pinghu_test", "e2e-secret"
+    fake = FakeWeChat(token, make_aes_key(), app_id, secret)
+    env = {
+        "WECHAT_TOKEN": token,
+        "WECHAT_ENCODING_AES_KEY": fake.aes_key,
+        "WECHAT_APP_ID": app_id,
+        "WECHAT_APP_SECRET": secret,
+        "WECHAT_API_BASE_URL": fake.start(),
+        **(extra_env or {}),
+    }
+    try:
+        with start_stack(env, actions_port) as stack:
+            yield fake, stack
+    finally:
+        fake.stop()
