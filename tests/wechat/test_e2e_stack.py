@@ -5,7 +5,6 @@ import time
 
 import pytest
 
-from tests.fakes.fake_wechat import FakeWeChat
 from tests.support.stack import sent_to
 from wechat_adapter.replies import format_turn
 
@@ -26,18 +25,6 @@ def rest_answer(stack, text: str) -> str:
     return format_turn(stack.say(f"rest-{time.monotonic_ns()}", text)).text
 
 
-def ask(fake: FakeWeChat, openid: str, push):
-    """Push, and return (result, answer): the passive reply or, for a slow turn, the
-    customer-service message(s) that followed."""
-    before = len(sent_to(fake, openid))
-    result = push()
-    if result.content:
-        return result, result.content
-    assert fake.wait_for(lambda: len(sent_to(fake, openid)) > before, timeout=60), "no answer at all"
-    time.sleep(0.5)  # overflow parts follow right after
-    return result, "\n".join(sent_to(fake, openid)[before:])
-
-
 def test_greeting_is_an_encrypted_chinese_reply_with_numbered_options(wechat):
     fake, stack, url = wechat
     result = fake.push_text(url, "oE2E_greet", "你好", mode="safe")
@@ -46,8 +33,9 @@ def test_greeting_is_an_encrypted_chinese_reply_with_numbered_options(wechat):
     assert result.content == rest_answer(stack, "你好")
     assert "您好" in result.content and "回复数字" in result.content and "1 政策咨询" in result.content
     # The veteran answers with a number: it means the first option (/ask_policy).
-    _, follow_up = ask(fake, "oE2E_greet", lambda: fake.push_text(url, "oE2E_greet", "1", mode="safe"))
-    assert "政策" in follow_up and "回复数字" not in follow_up
+    follow_up = fake.push_text(url, "oE2E_greet", "1", mode="safe")
+    assert follow_up.content == rest_answer(stack, "/ask_policy")
+    assert "政策" in follow_up.content and "回复数字" not in follow_up.content
 
 
 def test_policy_question_is_answered_passively_within_wechats_window(wechat):
@@ -79,12 +67,13 @@ def test_duplicate_delivery_is_answered_once(wechat):
 
 
 def test_menu_click_and_subscribe(wechat):
-    fake, _, url = wechat
-    _, welcome = ask(fake, "oE2E_menu", lambda: fake.push_event(url, "oE2E_menu", "subscribe"))
-    assert "您好" in welcome
+    fake, stack, url = wechat
+    welcome = fake.push_event(url, "oE2E_menu", "subscribe")
+    assert welcome.content == rest_answer(stack, "/greet") and "您好" in welcome.content
     # Usually the same second as the subscribe event: still a different event, answered on its own.
-    _, policy = ask(fake, "oE2E_menu", lambda: fake.push_event(url, "oE2E_menu", "CLICK", event_key="POLICY_QA"))
-    assert "政策" in policy and policy != welcome
+    policy = fake.push_event(url, "oE2E_menu", "CLICK", event_key="POLICY_QA")
+    assert policy.content == rest_answer(stack, "/ask_policy")
+    assert sent_to(fake, "oE2E_menu") == []
 
 
 def test_forged_push_is_refused_by_the_real_server(wechat):
