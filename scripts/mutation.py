@@ -32,6 +32,7 @@ MODULES: dict[str, list[str]] = {
     "wechat_adapter/protocol.py": ["tests/wechat/test_protocol.py"],
     "wechat_adapter/turns.py": ["tests/wechat/test_turns.py", "tests/wechat/test_channel.py"],
     "wechat_adapter/dedupe.py": ["tests/wechat/test_dedupe.py"],
+    "wechat_adapter/store.py": ["tests/wechat/test_store.py", "tests/wechat/test_dedupe.py", "tests/wechat/test_token_cache*.py"],
     "wechat_adapter/outbox.py": ["tests/wechat/test_outbox*.py"],
     "wechat_adapter/token_cache.py": ["tests/wechat/test_token_cache*.py"],
     "knowledge/search.py": ["tests/test_search*.py", "tests/test_ranking.py", "tests/test_knowledge.py"],
