@@ -20,23 +20,10 @@ def embedder():
 def live_stack():
     """The real action + Rasa servers, started once, with the WeChat channel pointed at a local
     fake WeChat server: yields (fake_wechat, stack)."""
-    from tests.fakes.fake_wechat import FakeWeChat, make_aes_key
-    from tests.support.stack import start_stack
+    from tests.support.stack import start_wechat_stack
 
-    token, app_id, secret = "pinghu-e2e-token", "wx_e2e_pinghu_test", "e2e-secret"
-    fake = FakeWeChat(token, make_aes_key(), app_id, secret)
-    env = {
-        "WECHAT_TOKEN": token,
-        "WECHAT_ENCODING_AES_KEY": fake.aes_key,
-        "WECHAT_APP_ID": app_id,
-        "WECHAT_APP_SECRET": secret,
-        "WECHAT_API_BASE_URL": fake.start(),
-    }
-    try:
-        with start_stack(env) as stack:
-            yield fake, stack
-    finally:
-        fake.stop()
+    with start_wechat_stack() as (fake, stack):
+        yield fake, stack
 
 
 @pytest.fixture(scope="session")
