@@ -116,6 +116,9 @@ def main() -> int:
 
     base = Path(os.environ.get("VETBOT_DATA_DIR") or ROOT / "var").resolve() / "mutation"
     os.environ["VETBOT_DATA_DIR"] = str(base.parent)  # the mutants' tests find the product data here
+    # mutmut forks each mutant from a process that already ran torch; a forked child of a
+    # multi-threaded torch hangs until mutmut's timeout, which would then count as "killed".
+    os.environ.setdefault("VETBOT_TORCH_THREADS", "1")
     report = []
     failed = False
     print(f"{'module':32} {'killed':>6} {'survived':>8} {'no tests':>8} {'total':>6} {'score':>6} {'time':>6}")
