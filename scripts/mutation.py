@@ -121,7 +121,7 @@ def main() -> int:
     os.environ.setdefault("VETBOT_TORCH_THREADS", "1")
     report = []
     failed = False
-    print(f"{'module':32} {'killed':>6} {'survived':>8} {'no tests':>8} {'total':>6} {'score':>6} {'time':>6}")
+    print(f"{'module':32} {'killed':>6} {'(timeout)':>9} {'survived':>8} {'no tests':>8} {'total':>6} {'score':>6} {'time':>6}")
     for module in args.modules:
         work = base / re.sub(r"\W", "_", module[:-3])
         work.mkdir(parents=True, exist_ok=True)
@@ -134,7 +134,7 @@ def main() -> int:
         score = killed / len(statuses) if statuses else 0.0
         survivors = sorted(name for name, status in statuses.items() if status not in KILLED)
         note = "" if finished else "  (stopped at the time limit: unfinished mutants count as survivors)"
-        print(f"{module:32} {killed:6} {counts['survived']:8} {counts['no tests']:8} {len(statuses):6}"
+        print(f"{module:32} {killed:6} {counts['timeout']:9} {counts['survived']:8} {counts['no tests']:8} {len(statuses):6}"
               f" {score:6.1%} {time.monotonic() - started:5.0f}s{note}", flush=True)
         failed |= score < TARGET or not finished
         if survivors:
