@@ -9,6 +9,7 @@ WeChat waits 5 s for the HTTP answer and otherwise retries (same MsgId, three tr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any, Awaitable, Callable
@@ -44,7 +45,7 @@ class TurnRunner:
         ledger: MessageLedger,
         options: OptionMemory,
         courier: CustomerServiceCourier,
-        overflow_delay: float = 0.5,
+        overflow_delay: float,
         handoff_grace: float = 0.2,
     ) -> None:
         self.on_new_message = on_new_message
@@ -63,11 +64,15 @@ class TurnRunner:
         task.add_done_callback(self._background.discard)
         return task
 
-    async def wait_idle(self, timeout: float = 30.0) -> None:
-        """Wait for background turns and deliveries (tests, shutdown)."""
-        end = time.monotonic() + timeout
-        while self._background and time.monotonic() < end:
-            await asyncio.wait(set(self._background), timeout=max(0.0, end - time.monotonic()))
+    async def wait_idle(self, timeout: float) -> None:
+        """Wait for background turns and deliveries (tests, shutdown), at most `timeout` seconds."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle(), timeout)
+
+    async def _idle(self) -> None:
+        # Work spawned while we wait (a late delivery, an overflow) is waited for too.
+        while self._background:
+            await asyncio.wait(set(self._background))
 
     async def handle(
         self,
@@ -82,8 +87,7 @@ class TurnRunner:
         """Return the passive reply text, or None to answer "success"."""
         if not await self.ledger.claim_turn(key):
             logger.info("WeChat retry/duplicate of %s: not starting another turn", key)
-            parts = await self.ledger.wait_for_answer(key, deadline)
-            return await self._passive(key, openid, parts) if parts else None
+            return await self._passive(key, openid, await self.ledger.wait_for_answer(key, deadline))
 
         turn = self._spawn(self._run_turn(key, openid, text, from_user, message_id, metadata))
         try:
@@ -127,12 +131,12 @@ class TurnRunner:
         except Exception:
             logger.exception("Rasa turn for WeChat message %s failed", key)
             answer = apology()
-        parts = split_text(answer) if answer else []
+        parts = split_text(answer)  # [] for an empty answer
         await self.ledger.save_answer(key, parts)
         logger.info("WeChat turn %s took %.2fs (%d part(s))", key, time.monotonic() - started, len(parts))
         return parts
 
-    async def _passive(self, key: str, openid: str, parts: list[str]) -> str | None:
+    async def _passive(self, key: str, openid: str, parts: list[str] | None) -> str | None:
         if not parts:
             return None
         if await self.ledger.claim_delivery(key, PASSIVE) != PASSIVE:
