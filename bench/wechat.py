@@ -1,14 +1,24 @@
 """WeChat adapter benchmark: passive-reply latency through the full stack vs Rasa's REST channel.
 
-    .venv/bin/python bench/wechat.py [--users 20] [--rounds 5] [--mode safe]
+    .venv/bin/python bench/wechat.py [--users 20] [--rounds 20] [--mode safe]
 
 Starts the real action server + Rasa server (tests/support/stack.py, needs `make model`) with
-the WeChat channel pointed at a local fake WeChat, then N concurrent simulated veterans send
-policy questions: first through Rasa's REST channel, then as signed, AES-encrypted WeChat pushes
-(the same questions, new conversations). Loopback only; users x rounds requests per channel.
+the WeChat channel pointed at a local fake WeChat. First every question is asked once through
+each channel (warm-up, not counted: first inference, and the knowledge base's query-vector cache
+is then equally warm for both channels). Then, per round, N concurrent simulated veterans each ask
+one policy question through both channels, one after the other: half of them REST first, the
+other half WeChat first, swapping every round, so at any moment both channels are in flight and
+share whatever else the machine is doing. WeChat questions are signed, AES-encrypted pushes;
+every user keeps its own conversation per channel. Loopback only; users x rounds requests per
+channel.
 
-Targets: every WeChat question answered passively within 4.5 s (WeChat gives up at 5 s), and the
-adapter adds at most 20% to the REST p50."""
+The overhead figure is per round (WeChat p50 / REST p50 of the same round - 1); the median over
+the rounds is the figure, min / max its spread, so a burst from another process on the machine
+moves one round, not the result.
+
+Targets (exit status 1 when one is missed, else 0):
+  - every WeChat question answered passively within 4.5 s (WeChat gives up at 5 s), no errors;
+  - adapter overhead, median over the rounds, at most +20% of the REST p50."""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +50,7 @@ QUESTIONS = [
     "退役军人子女上学有优待吗",
 ]
 PASSIVE_TARGET = 4.5
+OVERHEAD_TARGET = 0.20
 MAX_REQUESTS = 400  # per channel: keep the load bounded whatever the arguments say
 
 
@@ -56,6 +67,11 @@ class Samples:
             self.passive_in_time += int(passive_ok and not failed and latency <= PASSIVE_TARGET)
             self.failures += int(failed)
 
+    def extend(self, other: "Samples") -> None:
+        self.latencies += other.latencies
+        self.passive_in_time += other.passive_in_time
+        self.failures += other.failures
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -67,25 +83,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def run_users(users: int, rounds: int, ask) -> Samples:
-    samples = Samples()
+def one_round(users: int, round_number: int, ask_rest, ask_wechat) -> tuple[Samples, Samples]:
+    """Every user asks one question through both channels, in alternating order; returns this
+    round's (REST, WeChat) samples."""
+    rest, wechat = Samples(), Samples()
 
     def user(number: int) -> None:
-        for round_number in range(rounds):
-            ask(number, QUESTIONS[(number + round_number) % len(QUESTIONS)], samples)
+        question = QUESTIONS[(number + round_number) % len(QUESTIONS)]
+        asks = [(ask_rest, rest), (ask_wechat, wechat)]
+        for ask, samples in asks if (number + round_number) % 2 else reversed(asks):
+            ask(number, question, samples)
 
     threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return samples
+    return rest, wechat
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=5, help="questions per user and channel")
+    parser.add_argument("--rounds", type=int, default=20, help="questions per user and channel")
     parser.add_argument("--mode", choices=["safe", "compat", "plain"], default="safe")
     args = parser.parse_args()
     rounds = max(1, min(args.rounds, MAX_REQUESTS // max(1, args.users)))
@@ -101,15 +121,12 @@ def main() -> int:
         "WECHAT_API_BASE_URL": fake.base_url,
     }
     run_id = int(time.time())
+    rest, wechat, overheads = Samples(), Samples(), []
     try:
         print("starting the action server and Rasa server ...", flush=True)
         with start_stack(env) as stack:
             rest_url = f"{stack.rasa_url}/webhooks/rest/webhook"
             wechat_url = f"{stack.rasa_url}/webhooks/wechat/webhook"
-            # Warm up both paths (first inference, first knowledge-base query) outside the figures.
-            for number, question in enumerate(QUESTIONS[:3]):
-                requests.post(rest_url, json={"sender": f"warm-{run_id}-{number}", "message": question}, timeout=60)
-                fake.push_text(wechat_url, f"oWarm{run_id}{number}", question, mode=args.mode)
 
             def ask_rest(number: int, question: str, samples: Samples) -> None:
                 started = time.perf_counter()
@@ -127,11 +144,21 @@ def main() -> int:
                 passive = result.attempts == 1 and result.content is not None
                 samples.add(result.latency, passive_ok=passive, failed=result.status != 200)
 
-            print(f"{args.users} users x {rounds} questions per channel ...", flush=True)
-            # WeChat first: the knowledge base caches query vectors, so the channel that runs
-            # second gets the warmer cache; giving it to REST makes the overhead figure conservative.
-            wechat = run_users(args.users, rounds, ask_wechat)
-            rest = run_users(args.users, rounds, ask_rest)
+            print("warm-up: every question once through each channel ...", flush=True)
+            for number, question in enumerate(QUESTIONS):
+                requests.post(rest_url, json={"sender": f"warm-{run_id}-{number}", "message": question}, timeout=60)
+                fake.push_text(wechat_url, f"oWarm{run_id}{number:03d}", question, mode=args.mode)
+
+            print(f"{rounds} rounds of {args.users} concurrent users, each asking through both channels ...",
+                  flush=True)
+            for round_number in range(rounds):
+                round_rest, round_wechat = one_round(args.users, round_number, ask_rest, ask_wechat)
+                rest.extend(round_rest)
+                wechat.extend(round_wechat)
+                rest_p50, wechat_p50 = percentile(round_rest.latencies, .5), percentile(round_wechat.latencies, .5)
+                overheads.append(wechat_p50 / rest_p50 - 1)
+                print(f"  round {round_number + 1:>2}: REST p50 {rest_p50:.3f} s, WeChat p50 {wechat_p50:.3f} s, "
+                      f"overhead {overheads[-1]:+.1%}", flush=True)
             late_customer_service = len(fake.custom_messages)
     finally:
         fake.stop()
@@ -146,14 +173,17 @@ def main() -> int:
             f"{name:34} {len(values):>4} {percentile(values, .5):>7.3f} {percentile(values, .95):>7.3f} "
             f"{percentile(values, .99):>7.3f} {max(values, default=float('nan')):>7.3f} {within:>8.1%} {samples.failures:>6}"
         )
-    overhead = percentile(wechat.latencies, .5) / percentile(rest.latencies, .5) - 1
+    overhead = statistics.median(overheads)
     within = wechat.passive_in_time / max(1, len(wechat.latencies))
     print()
-    print(f"adapter overhead at p50: {overhead:+.1%} (target <= +20%)")
-    print(f"answered passively within {PASSIVE_TARGET} s: {within:.1%} (target 100%)")
+    print(f"adapter overhead at p50, median of {len(overheads)} rounds: {overhead:+.1%} "
+          f"(spread {min(overheads):+.1%} .. {max(overheads):+.1%}; target <= {OVERHEAD_TARGET:+.0%})")
+    print(f"answered passively within {PASSIVE_TARGET} s: {within:.1%} (target 100%); "
+          f"errors: REST {rest.failures}, WeChat {wechat.failures} (target 0)")
     print(f"answers sent later by customer-service message: {late_customer_service}")
-    print(f"REST mean {statistics.mean(rest.latencies):.3f} s, WeChat mean {statistics.mean(wechat.latencies):.3f} s")
-    return 0 if within == 1.0 and overhead <= 0.20 else 1
+    met = within == 1.0 and rest.failures == 0 and wechat.failures == 0 and overhead <= OVERHEAD_TARGET
+    print("targets met" if met else "TARGET MISSED")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
