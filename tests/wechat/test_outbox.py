@@ -107,20 +107,25 @@ def test_enqueue_uses_the_data_dir_and_survives_a_restart(tmp_path):
         message_id, PENDING, "booking_reminder", "auto", None
     )
     assert (item.attempts, item.parts_sent, item.claim, item.sent_via, item.last_error) == (0, 0, None, None, None)
+    second_id = enqueue(OPENID, "明天9点", kind="booking_reminder", template_data={"time2": "明天 9:00"}, via="template")
+    second = restarted.get(second_id)
+    assert (second.template_data, second.via) == ({"time2": "明天 9:00"}, "template")
 
 
 def test_enqueue_validates_input(tmp_path):
     outbox = Outbox(tmp_path / "new" / "dir" / "o.sqlite3")  # directories are created
-    with pytest.raises(ValueError, match="openid and text are required"):
+    with pytest.raises(ValueError, match="^openid and text are required$"):
         outbox.enqueue("", "text", "notice")
-    with pytest.raises(ValueError, match="openid and text are required"):
+    with pytest.raises(ValueError, match="^openid and text are required$"):
         outbox.enqueue(OPENID, "", "notice")
-    with pytest.raises(ValueError, match="via must be 'auto' or 'template'"):
+    with pytest.raises(ValueError, match="^via must be 'auto' or 'template'$"):
         outbox.enqueue(OPENID, "text", "notice", via="carrier-pigeon")
     assert outbox.list() == []
     message_id = outbox.enqueue(OPENID, "text", "notice", template_data={"thing1": "评残"}, via="template")
     item = outbox.get(message_id)
     assert (item.via, item.template_data) == ("template", {"thing1": "评残"})
+    assert raw_row(outbox, message_id)["template_data"] == '{"thing1": "评残"}'  # readable in the file
+    assert raw_row(outbox, outbox.enqueue(OPENID, "text", "notice"))["template_data"] is None
 
 
 def test_a_file_from_before_claim_tokens_gets_the_column(tmp_path):
@@ -156,6 +161,7 @@ def test_touch_and_last_seen(tmp_path):
 def test_list_get_attempts_and_retry_for_staff(tmp_path):
     outbox, clock = outbox_with_window_open(tmp_path)
     ids = [outbox.enqueue(OPENID, f"消息{n}", kind="notice") for n in range(4)]
+    assert outbox.get(ids[0]).created_at == clock.now
     items = outbox.claim_due(limit=4, lease=60)
     outbox.mark_sent(items[0], "custom")
     outbox.mark_final(items[1], STAFF, "no template")
@@ -524,7 +530,7 @@ def test_no_template_hands_the_message_to_staff(tmp_path, caplog):
     outbox = Outbox(tmp_path / "o.sqlite3")
     message_id = outbox.enqueue(OPENID, "请回电。", kind="appeal_update")  # never seen: no window
     api = StubAPI()
-    assert drain_stub(outbox, api, templates={}) == 1
+    assert drain_stub(outbox, api) == 1  # no templates configured
     detail = "outside the 48-hour window and no template configured (WECHAT_TEMPLATE_NOTICE)"
     item = outbox.get(message_id)
     assert (item.status, item.last_error, item.attempts, item.claim) == (STAFF, detail, 0, None)
@@ -549,7 +555,9 @@ def test_a_permanent_error_goes_to_staff_after_one_attempt(fake, tmp_path, caplo
     error = f"WeChat API error {errcode}: injected failure"
     item = outbox.get(message_id)
     assert (item.status, item.last_error, item.claim) == (STAFF, error, None)
-    assert [(a["method"], a["ok"], a["errcode"]) for a in outbox.attempts(message_id)] == [(method, 0, errcode)]
+    assert [(a["method"], a["ok"], a["errcode"], a["detail"]) for a in outbox.attempts(message_id)] == [
+        (method, 0, errcode, error)
+    ]
     assert f"Outbox {message_id} handed to staff: {error}" in caplog.messages
     clock.now += 10 * HOUR
     assert drain(outbox, fake, templates={"notice": "TPL_NOTICE"}) == 0  # never retried
@@ -591,7 +599,9 @@ def test_transient_failures_back_off_exponentially_then_give_up(fake, tmp_path, 
     item = outbox.get(message_id)
     assert (item.status, item.attempts, item.last_error) == (FAILED, 4, "WeChat API error -1: injected failure")
     assert len(outbox.attempts(message_id)) == 4
-    assert f"Outbox {message_id} gave up after 4 attempts: WeChat API error -1: injected failure" in caplog.messages
+    assert [record.message for record in caplog.records if record.levelname == "ERROR"] == [
+        f"Outbox {message_id} gave up after 4 attempts: WeChat API error -1: injected failure"
+    ]
     assert drain(outbox, fake, backoff_base=10, max_attempts=4) == 0
 
 
@@ -623,12 +633,13 @@ def test_backoff_stops_growing_at_backoff_max(tmp_path):
     assert delays == [10, 20, 25]
 
 
-def test_a_drain_takes_at_most_20_messages(tmp_path):
+def test_a_drain_takes_at_most_20_messages_and_the_list_shows_50(tmp_path):
     outbox = Outbox(tmp_path / "o.sqlite3")
-    for number in range(21):
-        outbox.enqueue(OPENID, f"消息{number}", kind="notice")
-    assert drain_stub(outbox, StubAPI(), templates={}) == 20
-    assert drain_stub(outbox, StubAPI(), templates={}) == 1
+    ids = [outbox.enqueue(OPENID, f"消息{number}", kind="notice") for number in range(51)]
+    assert [item.id for item in outbox.list()] == ids[:0:-1]  # the newest 50
+    assert drain_stub(outbox, StubAPI()) == 20
+    assert drain_stub(outbox, StubAPI()) == 20
+    assert drain_stub(outbox, StubAPI()) == 11
 
 
 def test_long_outbox_message_is_split_and_resumes_where_it_failed(fake, tmp_path):
