@@ -24,16 +24,16 @@ KB_STAMP  := $(VETBOT_DATA_DIR)/kb/.built
 RASA_INPUTS := config.yml $(shell find bot/domain bot/data bot/dictionary -type f 2>/dev/null)
 KB_INPUTS   := $(shell find knowledge -name '*.md' -o -name '*.py' -o -name '*.yml' 2>/dev/null) bot/dictionary/userdict.txt
 
-.PHONY: run test check lint mutation install data model validate stack-tests test-stories test-nlu clean
+.PHONY: run test check lint mutation install data model validate slow-tests test-stories test-nlu clean
 
 run: install data model  ## set up everything that changed, then start the stack
 	@scripts/run.sh
 
-test: check validate model stack-tests test-stories test-nlu  ## what CI runs (fast checks first)
+test: check validate model slow-tests test-stories test-nlu  ## what CI runs (fast checks first)
 
 # Fast checks first: lint and the tests that need no server, in seconds to a couple of minutes.
 check: lint data
-	$(BIN)/python -m pytest -q -m "not stack"
+	$(BIN)/python -m pytest -q -m "not stack and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -68,8 +68,8 @@ $(MODEL): $(STAMP) $(RASA_INPUTS)
 validate: $(STAMP)
 	$(BIN)/rasa data validate --config config.yml --domain bot/domain --data bot/data
 
-stack-tests: $(STAMP) $(MODEL) $(KB_STAMP)  ## the tests that start the real servers
-	$(BIN)/python -m pytest -q -m stack
+slow-tests: $(STAMP) $(MODEL) $(KB_STAMP)  ## the real servers end to end, and the long ones
+	$(BIN)/python -m pytest -q -m "stack or slow"
 
 test-stories: $(MODEL)
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/stories \

@@ -16,6 +16,7 @@ from tests.support.laws import HONOURS, REPEALED, write_law
 
 ROOT = Path(__file__).resolve().parents[1]
 VETBOT = Path(sys.executable).parent / "vetbot"
+pytestmark = pytest.mark.slow  # each command is a new process that loads torch (about a minute in all)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@ import pytest
 
 from knowledge.evaluate import evaluate, threshold_for
 
+pytestmark = pytest.mark.slow  # evaluates every dev question in three modes (about 2 minutes)
+
 
 @pytest.fixture(scope="module")
 def results(embedder):
