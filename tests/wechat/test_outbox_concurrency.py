@@ -17,11 +17,12 @@ SPAWN = multiprocessing.get_context("spawn")
 CLAIMERS, ROUNDS, BATCH = 4, 20, 3
 
 
-def _report(results, work) -> None:
+def _report(results, work, start) -> None:
     """Run work() in a child process; put its result, or its traceback as a str, on results."""
     try:
         results.put(work())
     except BaseException:
+        start.abort()  # the others stop waiting for this one
         results.put(traceback.format_exc())
 
 
@@ -36,7 +37,7 @@ def claim_in_rounds(path: str, start, results) -> None:
             claimed += [item.id for item in outbox.claim_due(limit=BATCH, lease=120)]
         return claimed
 
-    _report(results, work)
+    _report(results, work, start)
 
 
 def drain_until_empty(path: str, base_url: str, app_id: str, app_secret: str, start, results) -> None:
@@ -52,7 +53,7 @@ def drain_until_empty(path: str, base_url: str, app_id: str, app_secret: str, st
             await api.close()
         return handled
 
-    _report(results, lambda: asyncio.run(drain()))
+    _report(results, lambda: asyncio.run(drain()), start)
 
 
 def run_processes(target, args: tuple, count: int) -> list:
