@@ -22,6 +22,7 @@ Targets (exit status 1 when one is missed, else 0):
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -123,6 +124,7 @@ def main() -> int:
     run_id = int(time.time())
     rest, wechat, overheads = Samples(), Samples(), []
     try:
+        print(f"load average at start: {os.getloadavg()[0]:.1f}")
         print("starting the action server and Rasa server ...", flush=True)
         with start_stack(env) as stack:
             rest_url = f"{stack.rasa_url}/webhooks/rest/webhook"
@@ -181,6 +183,7 @@ def main() -> int:
     print(f"answered passively within {PASSIVE_TARGET} s: {within:.1%} (target 100%); "
           f"errors: REST {rest.failures}, WeChat {wechat.failures} (target 0)")
     print(f"answers sent later by customer-service message: {late_customer_service}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     met = within == 1.0 and rest.failures == 0 and wechat.failures == 0 and overhead <= OVERHEAD_TARGET
     print("targets met" if met else "TARGET MISSED")
     return 0 if met else 1
