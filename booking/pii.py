@@ -1,0 +1,80 @@
+"""Personal data at rest.
+
+ID numbers are never stored in clear: a keyed hash (HMAC-SHA256, for look-up and de-duplication)
+plus the masked form 330482********1234 (for reading back to staff and the veteran).
+The key comes from $VETBOT_PII_KEY, else from $VETBOT_DATA_DIR/pii.key, generated on first use
+(mode 0600). Losing the key makes stored hashes unmatchable, so back it up with the database.
+
+Phone numbers are stored in clear: staff call and text them, and the veteran looks a booking up by
+them. Encrypting them with a key kept next to the database would add little; they are masked
+(138****5678) wherever they are shown in a list, a log or a repr.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from pathlib import Path
+
+from vetbot.config import data_dir
+
+KEY_ENV = "VETBOT_PII_KEY"
+KEY_FILE = "pii.key"
+ID_NUMBER = re.compile(r"\d{17}[\dX]")
+PHONE = re.compile(r"1\d{10}")
+
+
+def _key_file() -> Path:
+    """The key file, created once and atomically: written in full under a temporary name, then
+    linked into place, so a concurrent process never reads a half-written key and two processes
+    never end up with different keys (link fails if another process got there first)."""
+    path = data_dir() / KEY_FILE
+    if not path.exists():
+        tmp = path.with_name(f"{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path
+
+
+def pii_key() -> bytes:
+    text = os.environ.get(KEY_ENV) or _key_file().read_text()
+    return text.strip().encode()
+
+
+def normalize_id_number(value: str) -> str:
+    """18 characters, the last a digit or X (the check digit itself is the dialogue's to verify)."""
+    id_number = re.sub(r"\s", "", value).upper()
+    if not ID_NUMBER.fullmatch(id_number):
+        raise ValueError("身份证号应为18位（最后一位可以是X）")
+    return id_number
+
+
+def hash_id_number(value: str) -> str:
+    return hmac.new(pii_key(), normalize_id_number(value).encode(), hashlib.sha256).hexdigest()
+
+
+def mask_id_number(value: str) -> str:
+    id_number = normalize_id_number(value)
+    return id_number[:6] + "*" * 8 + id_number[-4:]
+
+
+def normalize_phone(value: str) -> str:
+    phone = re.sub(r"[\s\-]", "", value)
+    if not PHONE.fullmatch(phone):
+        raise ValueError("手机号应为11位数字，以1开头")
+    return phone
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:]

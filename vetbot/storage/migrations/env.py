@@ -1,0 +1,18 @@
+"""Alembic environment: runs the migrations on the engine handed over by alembic_config()."""
+from alembic import context
+
+import booking.models  # noqa: F401  (registers the tables on Base.metadata, for autogenerate)
+from vetbot.storage.base import Base
+
+# Any fixed number: the PostgreSQL advisory lock that lets one process migrate at a time.
+MIGRATION_LOCK_ID = 7_250_001
+
+with context.config.attributes["engine"].connect() as connection:
+    # render_as_batch: SQLite cannot ALTER most things; batch mode rebuilds the table instead.
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    with context.begin_transaction():
+        # Two processes starting together must not both apply the same migration. On SQLite the
+        # transaction begins IMMEDIATE (see engine.py), which already serialises them.
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
+        context.run_migrations()
