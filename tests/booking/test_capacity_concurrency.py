@@ -1,0 +1,89 @@
+"""N requests racing for one slot of capacity k give exactly k bookings: real threads and real
+processes against the real database file (and PostgreSQL when $VETBOT_TEST_DATABASE_URL is set)."""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from datetime import date, time
+
+import pytest
+from sqlalchemy import func, select
+
+from booking.models import Booking, Slot
+from booking.service import SlotFull, create_booking
+from tests.booking.databases import BACKENDS, fresh_database
+from vetbot.storage import get_engine, session_scope
+
+CAPACITY = 3
+THREADS = 12
+PROCESSES = 6
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request, tmp_path, monkeypatch):
+    monkeypatch.setenv("VETBOT_DATA_DIR", str(tmp_path))  # spawned processes inherit it
+    monkeypatch.setenv("VETBOT_PII_KEY", "test-key")
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+def try_to_book(url: str, n: int, barrier) -> bool:
+    """Wait until every competitor is ready, then ask for a seat; True if one was given."""
+    barrier.wait(timeout=60)
+    try:
+        with session_scope(get_engine(url)) as session:
+            create_booking(session, service_code="pingcan", location_code="zhapu",
+                           date=date(2026, 12, 9), start_time=time(9, 0),
+                           name=f"老兵{n}", phone=f"138{n:08d}", id_number=f"{n:017d}X",
+                           capacity=CAPACITY, actor=f"veteran:test:{n}")
+        return True
+    except SlotFull:
+        return False
+
+
+def process_main(url: str, n: int, barrier, results) -> None:
+    results.put((n, try_to_book(url, n, barrier)))
+
+
+def assert_exactly_capacity(url: str, granted: list[bool]) -> None:
+    assert granted.count(True) == CAPACITY
+    with session_scope(get_engine(url)) as session:
+        assert session.execute(select(func.count()).select_from(Booking)).scalar_one() == CAPACITY
+        assert session.execute(select(Slot.booked)).scalars().all() == [CAPACITY]
+
+
+def test_threads_race_for_one_slot(url):
+    barrier = threading.Barrier(THREADS)
+    granted: list[bool] = []
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            granted.append(try_to_book(url, n, barrier))
+        except BaseException as exc:  # a thread's exception would otherwise vanish
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert len(granted) == THREADS
+    assert_exactly_capacity(url, granted)
+
+
+def test_processes_race_for_one_slot(url):
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
+    procs = [ctx.Process(target=process_main, args=(url, n, barrier, results))
+             for n in range(PROCESSES)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0] * PROCESSES
+    outcomes = dict(results.get(timeout=5) for _ in range(PROCESSES))
+    assert sorted(outcomes) == list(range(PROCESSES))
+    assert_exactly_capacity(url, list(outcomes.values()))
