@@ -34,7 +34,7 @@ DAY_ONLY = re.compile(rf"({NUM})[日号]")
 RELATIVE = re.compile("|".join(RELATIVE_DAYS))
 WEEKDAY = re.compile(r"(这个|下个|下下|这|本|下)?(?:周|星期|礼拜)([一二三四五六日天])")
 CLOCK = re.compile(r"(\d{1,2})[:：](\d{2})")
-HOUR = re.compile(rf"({NUM})[点时](半|一刻|三刻|{NUM}分?)?")
+HOUR = re.compile(rf"(?<![快慢早晚好多])({NUM})[点时](半|一刻|三刻|{NUM}分?)?")  # not 快一点
 HALF = re.compile("|".join(HALVES))
 
 
