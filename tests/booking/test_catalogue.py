@@ -57,6 +57,7 @@ def test_every_corpus_reference_exists():
     ("我的伤情加重了想调级", ["pingcan-tiaozheng"]),
     ("优待证", ["youdaizheng-shenling", "youdaizheng-buban"]),
     ("我的优待证丢了", ["youdaizheng-buban"]),  # the longer term wins over the group
+    ("退役后评残和医保", ["pingcan-buban"]),  # the longest term wins, wherever its service is listed
     ("办带病回乡认定", ["daibing-huixiang"]),
     ("参核认定", ["canzhan-rending"]),
     ("医保接续", ["yiliao-jiexu"]),
