@@ -1,31 +1,25 @@
 """Booking reference numbers: short, unambiguous when read aloud or copied by hand, self-checking.
 
-Six random characters from an alphabet without 0/O and 1/I, then a Luhn mod 32 check character,
-which catches any single mistyped character and any swap of two neighbours."""
+Six random characters, then a check character, from 31 characters without 0/O, 1/I and Z (read as
+2). The check makes the position-weighted sum (weights 1..7) divisible by 31; as 31 is prime and the
+weights differ, any single mistyped character and any swap of two characters is caught."""
 from __future__ import annotations
 
 import re
 import secrets
 
-ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXY"
 BODY_LENGTH = 6
 LENGTH = BODY_LENGTH + 1
 
 
-def _luhn_sum(codes: list[int], double_first: bool) -> int:
-    """Luhn mod N over `codes` read from the right; every second one doubled, starting with the
-    rightmost when `double_first`."""
-    n, total, double = len(ALPHABET), 0, double_first
-    for code in reversed(codes):
-        addend = code * 2 if double else code
-        total += addend // n + addend % n
-        double = not double
-    return total
+def _weighted_sum(text: str) -> int:
+    return sum(weight * ALPHABET.index(c) for weight, c in enumerate(text, start=1))
 
 
 def check_character(body: str) -> str:
-    total = _luhn_sum([ALPHABET.index(c) for c in body], double_first=True)
-    return ALPHABET[-total % len(ALPHABET)]
+    n = len(ALPHABET)
+    return ALPHABET[-_weighted_sum(body) * pow(LENGTH, -1, n) % n]
 
 
 def new_reference() -> str:
@@ -42,4 +36,4 @@ def is_valid(text: str) -> bool:
     ref = normalize(text)
     if len(ref) != LENGTH or any(c not in ALPHABET for c in ref):
         return False
-    return _luhn_sum([ALPHABET.index(c) for c in ref], double_first=False) % len(ALPHABET) == 0
+    return _weighted_sum(ref) % len(ALPHABET) == 0
