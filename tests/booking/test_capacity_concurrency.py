@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from booking.models import Booking, Slot
-from booking.service import SlotFull, create_booking
+from booking.service import InvalidTransition, SlotFull, cancel, create_booking
 from tests.booking.databases import BACKENDS, fresh_database
 from vetbot.storage import get_engine, session_scope
 
@@ -27,15 +27,19 @@ def url(request, tmp_path, monkeypatch):
         yield url
 
 
+def book(session, n: int):
+    return create_booking(session, service_code="pingcan", location_code="zhapu",
+                          date=date(2026, 12, 9), start_time=time(9, 0), name=f"老兵{n}",
+                          phone=f"138{n:08d}", id_number=f"{n:017d}X", capacity=CAPACITY,
+                          actor=f"veteran:test:{n}")
+
+
 def try_to_book(url: str, n: int, barrier) -> bool:
     """Wait until every competitor is ready, then ask for a seat; True if one was given."""
     barrier.wait(timeout=60)
     try:
         with session_scope(get_engine(url)) as session:
-            create_booking(session, service_code="pingcan", location_code="zhapu",
-                           date=date(2026, 12, 9), start_time=time(9, 0),
-                           name=f"老兵{n}", phone=f"138{n:08d}", id_number=f"{n:017d}X",
-                           capacity=CAPACITY, actor=f"veteran:test:{n}")
+            book(session, n)
         return True
     except SlotFull:
         return False
@@ -52,14 +56,15 @@ def assert_exactly_capacity(url: str, granted: list[bool]) -> None:
         assert session.execute(select(Slot.booked)).scalars().all() == [CAPACITY]
 
 
-def test_threads_race_for_one_slot(url):
+def race_threads(attempt) -> list[bool]:
+    """THREADS threads released together, each calling attempt(n, barrier); their results."""
     barrier = threading.Barrier(THREADS)
-    granted: list[bool] = []
+    results: list[bool] = []
     errors: list[BaseException] = []
 
     def run(n: int) -> None:
         try:
-            granted.append(try_to_book(url, n, barrier))
+            results.append(attempt(n, barrier))
         except BaseException as exc:  # a thread's exception would otherwise vanish
             errors.append(exc)
             barrier.abort()
@@ -70,8 +75,31 @@ def test_threads_race_for_one_slot(url):
     for t in threads:
         t.join(timeout=120)
     assert errors == []
-    assert len(granted) == THREADS
-    assert_exactly_capacity(url, granted)
+    assert len(results) == THREADS
+    return results
+
+
+def test_threads_race_for_one_slot(url):
+    assert_exactly_capacity(url, race_threads(lambda n, barrier: try_to_book(url, n, barrier)))
+
+
+def test_concurrent_cancels_of_one_booking_free_one_seat(url):
+    with session_scope(get_engine(url)) as session:
+        reference = book(session, 100).reference
+        book(session, 101)
+
+    def try_to_cancel(n: int, barrier) -> bool:
+        barrier.wait(timeout=60)
+        try:
+            with session_scope(get_engine(url)) as session:
+                cancel(session, reference, actor=f"staff:{n}")
+            return True
+        except InvalidTransition:
+            return False
+
+    assert race_threads(try_to_cancel).count(True) == 1
+    with session_scope(get_engine(url)) as session:
+        assert session.execute(select(Slot.booked)).scalars().all() == [1]
 
 
 def test_processes_race_for_one_slot(url):
