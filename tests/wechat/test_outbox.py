@@ -493,7 +493,7 @@ def test_via_template_skips_customer_service_inside_the_window(tmp_path):
     assert api.sent == [("TPL_NOTICE", "模板")]
 
 
-def test_the_template_for_the_kind_else_the_notice_template(tmp_path, monkeypatch):
+def test_the_template_for_the_kind_else_the_notice_template(tmp_path):
     outbox = Outbox(tmp_path / "o.sqlite3")  # nobody seen: templates only
     outbox.enqueue(OPENID, "预约提醒", kind="Booking_Reminder")
     outbox.enqueue(OPENID, "诉求进展", kind="appeal_update")
