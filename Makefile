@@ -24,15 +24,15 @@ KB_STAMP  := $(VETBOT_DATA_DIR)/kb/.built
 RASA_INPUTS := config.yml $(shell find bot/domain bot/data bot/dictionary -type f 2>/dev/null)
 KB_INPUTS   := $(shell find knowledge -name '*.md' -o -name '*.py' -o -name '*.yml' 2>/dev/null) bot/dictionary/userdict.txt
 
-.PHONY: run test check lint mutation install data model validate slow-tests test-stories test-nlu clean
+.PHONY: run test check lint mutation install migrate data model validate slow-tests test-stories test-nlu clean
 
-run: install data model  ## set up everything that changed, then start the stack
+run: install migrate data model  ## set up everything that changed, then start the stack
 	@scripts/run.sh
 
 test: check validate model slow-tests test-stories test-nlu  ## what CI runs (fast checks first)
 
 # Fast checks first: lint and the tests that need no server, in seconds to a couple of minutes.
-check: lint data
+check: lint migrate data
 	$(BIN)/python -m pytest -q -m "not stack and not slow"
 
 lint: $(STAMP)
@@ -52,6 +52,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
 	@touch $@
+
+# Storage migrations (Alembic): cheap when there is nothing to apply, so they run every time.
+migrate: $(STAMP)
+	@$(BIN)/vetbot db upgrade
 
 # Converted embedding model + knowledge index (incremental; re-runs when the corpus changes).
 data: $(KB_STAMP)

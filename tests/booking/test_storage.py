@@ -131,3 +131,17 @@ def test_processes_starting_together_migrate_once(tmp_path):
         p.join(timeout=120)
     assert [p.exitcode for p in procs] == [0] * UPGRADERS
     assert version(path) == head_revision()
+
+
+def test_db_upgrade_command_migrates_the_data_dir_database_and_names_a_bad_url(tmp_path, monkeypatch, capsys):
+    from vetbot.cli import main
+
+    monkeypatch.setenv("VETBOT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("VETBOT_DATABASE_URL", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    assert version(tmp_path / "vetbot.sqlite3") == head_revision()
+    assert capsys.readouterr().out == f"数据库已是最新结构：sqlite:///{tmp_path / 'vetbot.sqlite3'}\n"
+
+    assert main(["db", "upgrade", "--url", "postgresql://vetbot:s3cret@127.0.0.1:9/vetbot"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("无法连接数据库 postgresql://vetbot:***@127.0.0.1:9/vetbot：") and "s3cret" not in error
