@@ -20,6 +20,9 @@ from vetbot.storage.base import utcnow
 
 # Which status may follow which; staff record each step with who and when.
 TRANSITIONS = {BOOKED: {ARRIVED, NO_SHOW, CANCELLED}, ARRIVED: {DONE}}
+# How staff and veterans read a status.
+STATUS_LABELS = {BOOKED: "已预约", ARRIVED: "已到场", DONE: "已办结", NO_SHOW: "未到场",
+                 CANCELLED: "已取消"}
 
 
 class BookingError(Exception):
@@ -70,13 +73,17 @@ def _release_seat(session: Session, slot: Slot) -> None:
 
 
 def _record(session: Session, booking: Booking, actor: str, action: str,
-            before: dict | None) -> None:
+            before: dict | None, reason: str | None = None) -> None:
+    """`reason` (why staff made the change) is kept with the state after it, in the event."""
     if not actor:
         raise ValueError("every change needs an actor (who made it)")
     now = utcnow()
     booking.updated_at = now
+    after = booking.snapshot()
+    if reason:
+        after["reason"] = reason
     session.add(BookingEvent(booking=booking, at=now, actor=actor, action=action,
-                             before=before, after=booking.snapshot()))
+                             before=before, after=after))
     session.flush()
 
 
@@ -162,23 +169,25 @@ def reschedule(session: Session, reference: str, *, date: Date, start_time: Time
     return booking
 
 
-def set_status(session: Session, reference: str, status: str, *, actor: str) -> Booking:
+def set_status(session: Session, reference: str, status: str, *, actor: str,
+               reason: str | None = None) -> Booking:
     """booked → arrived → done, or booked → no_show / cancelled; a cancel frees the seat."""
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
     booking = _for_change(session, reference)
     if status not in TRANSITIONS.get(booking.status, ()):
-        raise InvalidTransition(f"预约状态不能从{booking.status}改为{status}。")
+        raise InvalidTransition(f"预约 {booking.reference} 现在是“{STATUS_LABELS[booking.status]}”，"
+                                f"不能改为“{STATUS_LABELS[status]}”。")
     before = booking.snapshot()
     booking.status = status
     if status == CANCELLED:
         _release_seat(session, booking.slot)
-    _record(session, booking, actor, "status", before)
+    _record(session, booking, actor, "status", before, reason)
     return booking
 
 
-def cancel(session: Session, reference: str, *, actor: str) -> Booking:
-    return set_status(session, reference, CANCELLED, actor=actor)
+def cancel(session: Session, reference: str, *, actor: str, reason: str | None = None) -> Booking:
+    return set_status(session, reference, CANCELLED, actor=actor, reason=reason)
 
 
 def list_bookings(session: Session, *, date: Date | None = None, date_from: Date | None = None,
@@ -214,6 +223,6 @@ def seats_taken(session: Session, location_code: str, date: Date) -> dict[Time, 
 
 __all__ = [
     "ARRIVED", "BOOKED", "CANCELLED", "DONE", "NO_SHOW", "BookingError", "InvalidTransition",
-    "NotFound", "SlotFull", "cancel", "create_booking", "find_by_phone", "get_by_reference",
-    "list_bookings", "reschedule", "seats_taken", "set_status",
+    "NotFound", "STATUS_LABELS", "SlotFull", "cancel", "create_booking", "find_by_phone",
+    "get_by_reference", "list_bookings", "reschedule", "seats_taken", "set_status",
 ]

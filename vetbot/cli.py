@@ -8,6 +8,7 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vetbot", description="平湖退役军人服务助手 管理命令")
     groups = parser.add_subparsers(dest="group", required=True)
+    from booking.cli import register as register_bookings
     from knowledge.cli import register as register_kb
     from vetbot.storage.cli import register as register_db
     from wechat_adapter.cli import register as register_wechat
@@ -15,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_kb(groups)
     register_wechat(groups)
     register_db(groups)
+    register_bookings(groups)
     return parser
 
 

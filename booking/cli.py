@@ -1,0 +1,357 @@
+"""`vetbot bookings …`: the staff's view of the bookings, over booking.service.
+
+Personal data: ID numbers exist only masked (330482********1234), so nothing here can show one in
+clear. Phone numbers are masked (138****5678) in `list` and `export`, where many leave the screen at
+once (a CSV file travels); `--show-phone` gives them in full for a call-back list. `show REF` gives
+the one booking's phone in full: looking a booking up by its reference is how staff prepare a call.
+
+Dates and times are Asia/Shanghai. Every refusal is one Chinese line on stderr and exit code 1."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import unicodedata
+from datetime import date, datetime
+from functools import lru_cache
+
+from booking.calendar import TZ, WEEKDAYS
+from booking.models import ARRIVED, DONE, NO_SHOW, STATUSES
+from booking.service import STATUS_LABELS
+
+STAFF_STATUSES = (ARRIVED, DONE, NO_SHOW)  # `bookings status`; cancelling has its own command
+CSV_HEADER = ["预约号", "日期", "时间", "地点", "事项", "姓名", "手机", "身份证号", "状态", "渠道",
+              "预约提交时间"]
+
+
+class Refusal(Exception):
+    """What the staff member asked for cannot be done; str() is the Chinese message."""
+
+
+def register(groups) -> None:
+    bookings = groups.add_parser("bookings", help="预约代办（工作人员）").add_subparsers(
+        dest="action", required=True)
+
+    listing = bookings.add_parser("list", help="列出预约（默认终端表格）")
+    _add_filters(listing)
+    output = listing.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="输出 JSON")
+    output.add_argument("--csv", action="store_true", help="输出 CSV")
+    listing.set_defaults(handler=cmd_list)
+
+    show = bookings.add_parser("show", help="一个预约的详情和操作记录")
+    show.add_argument("reference", help="预约号")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_show)
+
+    cancel = bookings.add_parser("cancel", help="取消预约（释放时段）")
+    cancel.add_argument("reference", help="预约号")
+    cancel.add_argument("--by", required=True, help="操作的工作人员姓名")
+    cancel.add_argument("--reason", help="取消原因（记入操作记录）")
+    cancel.set_defaults(handler=cmd_cancel)
+
+    status = bookings.add_parser("status", help="登记到场 / 办结 / 未到场")
+    status.add_argument("reference", help="预约号")
+    status.add_argument("status", choices=STAFF_STATUSES,
+                        help="arrived 已到场，done 已办结，no_show 未到场")
+    status.add_argument("--by", required=True, help="操作的工作人员姓名")
+    status.set_defaults(handler=cmd_status)
+
+    export = bookings.add_parser("export", help="导出 CSV（到文件，或不给文件时到屏幕）")
+    _add_filters(export)
+    export.add_argument("--csv", metavar="FILE", dest="csv_file",
+                        help="写入这个文件（带 BOM，Excel 可直接打开）")
+    export.set_defaults(handler=cmd_export)
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", help="某一天，如 2026-12-09")
+    parser.add_argument("--from", dest="date_from", help="从这天起（含）")
+    parser.add_argument("--to", dest="date_to", help="到这天止（含）")
+    parser.add_argument("--location", help="地点编号或名称，如 zhapu、乍浦")
+    parser.add_argument("--service", help="事项编号或名称，如 pingcan-xinban、评残（新办）")
+    parser.add_argument("--status", action="append", choices=STATUSES,
+                        help="状态，可重复：booked / arrived / done / no_show / cancelled")
+    parser.add_argument("--show-phone", action="store_true", help="显示完整手机号（默认隐去中间四位）")
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+def cmd_list(args: argparse.Namespace) -> int:
+    return _run(lambda: _print_list(args))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    return _run(lambda: _export(args))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    return _run(lambda: _show(args))
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from booking import service
+
+    def cancel():
+        with _session() as session:
+            booking = service.cancel(session, args.reference, actor=_staff(args.by),
+                                     reason=args.reason)
+            print(f"已取消预约 {booking.reference}（{booking.date} {booking.start_time:%H:%M}），该时段名额已释放。"
+                  f"操作人：{args.by}")
+    return _run(cancel)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from booking import service
+
+    def change():
+        with _session() as session:
+            booking = service.set_status(session, args.reference, args.status,
+                                         actor=_staff(args.by))
+            print(f"预约 {booking.reference} 已登记为“{STATUS_LABELS[booking.status]}”。"
+                  f"操作人：{args.by}")
+    return _run(change)
+
+
+def _run(command) -> int:
+    """Run a command; a refusal, a booking error or a database that cannot be reached becomes
+    one Chinese line on stderr and exit code 1 (staff see no traceback)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from booking.service import BookingError
+    from vetbot.storage import database_url
+    from vetbot.storage.cli import _without_password
+
+    try:
+        command()
+    except (Refusal, BookingError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    except (OperationalError, ProgrammingError) as error:
+        reason = " ".join(str(error.orig).split())  # PostgreSQL's spans lines
+        print(f"无法读写数据库 {_without_password(database_url())}：{reason}"
+              "（数据库是否可用？是否已运行 vetbot db upgrade？）", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _session():
+    from vetbot.storage import session_scope
+
+    return session_scope()
+
+
+def _staff(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise Refusal("请用 --by 写明操作的工作人员姓名。")
+    return f"staff:{name}"
+
+
+# ---- list and export ------------------------------------------------------------------------
+
+def _bookings(args: argparse.Namespace, session) -> list:
+    from booking.service import list_bookings
+
+    day, date_from, date_to = (_day(args.date, "--date"), _day(args.date_from, "--from"),
+                               _day(args.date_to, "--to"))
+    if day and (date_from or date_to):
+        raise Refusal("--date 是某一天，--from / --to 是一段日期，两者只能用一种。")
+    if date_from and date_to and date_from > date_to:
+        raise Refusal(f"--from {date_from} 晚于 --to {date_to}，请检查日期范围。")
+    return list_bookings(session, date=day, date_from=date_from, date_to=date_to,
+                         location_code=_location_code(args.location),
+                         service_code=_service_code(args.service), statuses=args.status)
+
+
+def _print_list(args: argparse.Namespace) -> None:
+    with _session() as session:
+        bookings = _bookings(args, session)
+        if args.json:
+            print(json.dumps([_as_dict(b, args.show_phone) for b in bookings],
+                             ensure_ascii=False, indent=2))
+        elif args.csv:
+            sys.stdout.write(_csv(bookings, args.show_phone))
+        else:
+            _print_table(bookings, args.show_phone)
+
+
+def _export(args: argparse.Namespace) -> None:
+    with _session() as session:
+        bookings = _bookings(args, session)
+        text = _csv(bookings, args.show_phone)
+    if args.csv_file is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(args.csv_file, "w", encoding="utf-8-sig", newline="") as f:
+            f.write(text)
+    except OSError as error:
+        raise Refusal(f"无法写入文件 {args.csv_file}：{error.strerror}") from None
+    print(f"已导出 {len(bookings)} 条预约到 {args.csv_file}")
+
+
+def _as_dict(booking, show_phone: bool) -> dict:
+    """One booking as staff see it: no clear ID ever, the phone masked unless asked."""
+    catalogue = _catalogue()
+    return {
+        "reference": booking.reference,
+        "status": booking.status,
+        "status_label": STATUS_LABELS[booking.status],
+        "service_code": booking.service_code,
+        "service": _name(catalogue.service, booking.service_code),
+        "location_code": booking.location_code,
+        "location": _name(catalogue.location, booking.location_code),
+        "date": booking.date.isoformat(),
+        "start_time": booking.start_time.strftime("%H:%M"),
+        "name": booking.name,
+        "phone": booking.phone if show_phone else booking.phone_masked,
+        "id_number": booking.id_masked,
+        "channel": booking.channel,
+        "created_at": _local(booking.created_at),
+    }
+
+
+def _csv(bookings, show_phone: bool) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for booking in bookings:
+        r = _as_dict(booking, show_phone)
+        writer.writerow([r["reference"], r["date"], r["start_time"], r["location"], r["service"],
+                         r["name"], r["phone"], r["id_number"], r["status_label"],
+                         r["channel"] or "", r["created_at"]])
+    return out.getvalue()
+
+
+def _print_table(bookings, show_phone: bool) -> None:
+    if not bookings:
+        print("没有符合条件的预约。")
+        return
+    rows = [["预约号", "日期", "时间", "地点", "事项", "姓名", "手机", "状态"]]
+    for booking in bookings:
+        r = _as_dict(booking, show_phone)
+        rows.append([r["reference"], f"{r['date']} {_weekday(booking.date)}", r["start_time"],
+                     r["location"].replace("退役军人", ""), r["service"], r["name"], r["phone"],
+                     r["status_label"]])
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(_pad(cell, w) for cell, w in zip(row, widths)).rstrip())
+    print(f"共 {len(bookings)} 条")
+
+
+# ---- show -----------------------------------------------------------------------------------
+
+def _show(args: argparse.Namespace) -> None:
+    from booking.service import NotFound, get_by_reference
+
+    with _session() as session:
+        booking = get_by_reference(session, args.reference)
+        if booking is None:
+            raise NotFound()
+        record = _as_dict(booking, show_phone=True)
+        events = [{"at": _local(e.at), "actor": e.actor, "action": e.action,
+                   "change": _change(e.before, e.after)} for e in booking.events]
+    if args.json:
+        print(json.dumps({**record, "events": events}, ensure_ascii=False, indent=2))
+        return
+    print(f"预约号    {record['reference']}（{record['status_label']}）")
+    print(f"事项      {record['service']}")
+    print(f"地点      {record['location']}")
+    print(f"时间      {record['date']} {_weekday(booking.date)} {record['start_time']}")
+    print(f"姓名      {record['name']}")
+    print(f"手机      {record['phone']}")
+    print(f"身份证号  {record['id_number']}")
+    print(f"渠道      {record['channel'] or '—'}")
+    print("操作记录：")
+    for e in events:
+        print(f"  {e['at']}  {e['actor']}  {e['change']}")
+
+
+def _change(before: dict | None, after: dict) -> str:
+    """What one audit event did, in words: 预约 / 改期 from → to / 状态 from → to, with a reason."""
+    if before is None:
+        text = f"预约 {after['date']} {after['start_time']}"
+    elif before["status"] != after["status"]:
+        text = f"状态 {STATUS_LABELS[before['status']]} → {STATUS_LABELS[after['status']]}"
+    else:
+        moved = [f"{before[k]} → {after[k]}" for k in ("location_code", "date", "start_time")
+                 if before[k] != after[k]]
+        text = "改期 " + "，".join(moved)
+    if after.get("reason"):
+        text += f"，原因：{after['reason']}"
+    return text
+
+
+# ---- values ---------------------------------------------------------------------------------
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise Refusal(f"{option} 的日期“{text}”看不懂，请写成 2026-12-09 这样的 年-月-日。") from None
+
+
+@lru_cache(maxsize=None)
+def _catalogue():
+    from booking.catalogue import load_catalogue
+
+    return load_catalogue()
+
+
+def _name(lookup, code: str) -> str:
+    """The catalogue's name for a code; the code itself if the catalogue no longer lists it."""
+    try:
+        return lookup(code).name
+    except KeyError:
+        return code
+
+
+def _location_code(text: str | None) -> str | None:
+    if text is None:
+        return None
+    catalogue = _catalogue()
+    for location in catalogue.locations:
+        if text in (location.id, location.name):
+            return location.id
+    location = catalogue.nearest_location(text)
+    if location is None:
+        known = "、".join(f"{loc.id}（{loc.name}）" for loc in catalogue.locations)
+        raise Refusal(f"没有叫“{text}”的地点。可用的地点：{known}")
+    return location.id
+
+
+def _service_code(text: str | None) -> str | None:
+    if text is None:
+        return None
+    catalogue = _catalogue()
+    for service in catalogue.services:
+        if text == service.id:
+            return service.id
+    found = catalogue.find_service(text)
+    if len(found) == 1:
+        return found[0].id
+    candidates = found or catalogue.services
+    listed = "、".join(f"{s.id}（{s.name}）" for s in candidates)
+    problem = f"“{text}”对应多个事项，请写明是哪一个" if found else f"没有叫“{text}”的事项"
+    raise Refusal(f"{problem}：{listed}")
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _weekday(day: date) -> str:
+    return "周" + WEEKDAYS[day.weekday()]
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
