@@ -31,9 +31,9 @@ run: install migrate data model  ## set up everything that changed, then start t
 
 test: check validate model slow-tests test-stories test-nlu  ## what CI runs (fast checks first)
 
-# Fast checks first: lint and the tests that need no server, in seconds to a couple of minutes.
+# Fast checks first: lint and the tests that need no server (two pytest workers, a file each).
 check: lint migrate data
-	$(BIN)/python -m pytest -q -m "not stack and not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not stack and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
