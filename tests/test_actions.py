@@ -266,3 +266,12 @@ def test_a_service_name_nearly_matching_a_passage_asks_did_you_mean():
     assert "您是想问" in messages[0]["text"] and "依据" not in messages[0]["text"]
     assert messages[0]["buttons"][0]["payload"] == '/ask_policy{"policy_id": "pinghu-zhijing-guangrong"}'
     assert slot(events, "offered_payload") == "policy:pinghu-zhijing-guangrong"
+
+
+def test_yes_after_a_did_you_mean_from_a_bare_service_name_answers_the_suggestion():
+    """Seen in a live conversation: 光荣之家牌 → "您是想问…吗？" → 是的 got "还有什么要帮您的吗？"."""
+    service = user_event("光荣之家牌", "inform", entities=[{"entity": "service", "value": "光荣之家牌"}])
+    tracker = tracker_for(service, action("action_inform"), bot("…您是想问“…”吗？"), user_event("是的", "affirm"),
+                          slots={"offered_payload": "policy:pinghu-zhijing-guangrong"})
+    messages, _ = run(ActionAcceptOffer(), tracker)
+    assert messages[0]["text"] == compose(get_knowledge_base().hit_by_id("pinghu-zhijing-guangrong"))

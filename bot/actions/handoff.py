@@ -15,7 +15,7 @@ from vetbot.config import hotline
 REPHRASE = "不好意思，我没听明白。能换个说法吗？比如“优待证怎么办”“评残要带什么材料”。"
 OFFER_HUMAN = "我还是没弄明白您的意思，怕耽误您的事。给您转人工吧？"
 # Actions whose reply may end in a yes/no question (they set the offered_payload slot).
-OFFERING_ACTIONS = {"action_answer_policy", "action_more_policy", "action_fallback_rephrase"}
+OFFERING_ACTIONS = {"action_answer_policy", "action_inform", "action_more_policy", "action_fallback_rephrase"}
 
 
 def handoff_text() -> str:
