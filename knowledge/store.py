@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.passage import Passage
+from vetbot.sqlite_wal import enable_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -58,7 +59,7 @@ class KnowledgeStore:
         self.path = path
         self._db = sqlite3.connect(path, timeout=30)
         self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.execute("PRAGMA journal_mode = WAL")
+        enable_wal(self._db)
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:

@@ -193,8 +193,12 @@ def test_a_missing_version_is_a_clear_error(tmp_path):
 
 
 def _rebuild_repeatedly(base: str, builds: range, results) -> None:
-    store = open_store(Path(base))
     problems = []
+    try:
+        store = open_store(Path(base))  # both writers open the new store at once
+    except Exception:
+        results.put(([traceback.format_exc(limit=4)], 1))  # report at once instead of a silent hang
+        return
     for build in builds:
         try:
             publish_build(store, Path(base), build)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from vetbot.config import subdir
+from vetbot.sqlite_wal import enable_wal
 from wechat_adapter.api import (
     CUSTOMER_SERVICE_QUOTA,
     OUTSIDE_48H_WINDOW,
@@ -131,7 +132,7 @@ class Outbox:
         self.clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db:
-            db.execute("PRAGMA journal_mode=WAL")  # pragma: no mutate
+            enable_wal(db)
             db.executescript(SCHEMA)
             # A file from before claim tokens gets the column; under the write lock, so only once.
             db.execute("BEGIN IMMEDIATE")  # pragma: no mutate
