@@ -182,17 +182,24 @@ def current_manifest(base: Path | None = None) -> dict | None:
 
 
 @contextmanager
+def _flocked(directory: Path, operation: int):
+    """flock a directory for the block; the lock goes with the descriptor when it is closed."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, operation)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
 def pinned(version_dir: Path):
     """Keep a version from being removed while it is loaded (or written). Raises FileNotFoundError
     when it is already gone (a newer rebuild removed it after the searcher read CURRENT)."""
-    fd = os.open(version_dir, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
+    with _flocked(version_dir, fcntl.LOCK_SH):
         if not version_dir.is_dir():  # removed while we waited for the lock
             raise FileNotFoundError(version_dir)
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _prune(root: Path, keep: str) -> None:
@@ -205,13 +212,9 @@ def _prune(root: Path, keep: str) -> None:
     old = [p for _, p in sorted(versions) if p.name != keep][:-(KEEP_VERSIONS - 1) or None]
     for path in old:
         try:
-            fd = os.open(path, os.O_RDONLY)
+            with _flocked(path, fcntl.LOCK_EX | fcntl.LOCK_NB):
+                shutil.rmtree(path, ignore_errors=True)
         except FileNotFoundError:
-            continue  # a concurrent rebuild's cleanup removed it
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            shutil.rmtree(path, ignore_errors=True)
+            pass  # a concurrent rebuild's cleanup removed it
         except BlockingIOError:
             pass  # a searcher is loading this version: a later rebuild removes it
-        finally:
-            os.close(fd)
