@@ -10,7 +10,8 @@ A sender (the channel's background task or `vetbot wechat outbox send`) drains i
 inside WeChat's 48-hour window after the veteran's last message it uses the customer-service
 API, otherwise a template message (WECHAT_TEMPLATE_<KIND> or WECHAT_TEMPLATE_NOTICE); with no
 template the message is handed to staff (status "staff"). Failures back off exponentially.
-Every attempt is a row in `attempts`.
+Every attempt is a row in `outbox_attempt`. The tables are on the shared storage (vetbot/storage,
+wechat_adapter/models.py), so every instance sees the same queue and the same 48-hour windows.
 
 A sender claims messages under a lease and a claim token. If its process dies the lease expires
 and another sender claims the message again (at-least-once: nothing is lost); the abandoned
@@ -26,70 +27,41 @@ import asyncio
 import json
 import logging
 import os
-import sqlite3
 import time
 import uuid
-from contextlib import closing, suppress
+from contextlib import suppress
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from vetbot.config import subdir
-from vetbot.sqlite_wal import enable_wal
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.engine import Engine
+
+from vetbot.storage import get_engine
 from wechat_adapter.api import (
     CUSTOMER_SERVICE_QUOTA,
     OUTSIDE_48H_WINDOW,
     WeChatAPI,
     WeChatAPIError,
 )
+from wechat_adapter.models import (
+    FAILED, PENDING, SENDING, SENT, STAFF, LastSeen, OutboxAttempt, OutboxMessage, insert_message,
+    upsert,
+)
 from wechat_adapter.replies import split_text
 
 logger = logging.getLogger(__name__)
 
-PENDING, SENDING, SENT, FAILED, STAFF = "pending", "sending", "sent", "failed", "staff"
+__all__ = ["FAILED", "PENDING", "SENDING", "SENT", "STAFF", "LeaseLost", "Outbox", "OutboxItem",
+           "OutboxSender", "enqueue", "insert_message", "template_payload"]
+
 # WeChat allows customer-service messages for 48 h after the user's last interaction; keep a margin.
 CUSTOMER_SERVICE_WINDOW = 48 * 3600 - 600
 # Errors that no retry will fix: hand the message to staff.
 PERMANENT_ERRORS = {40003, 40037, 43004, 43101, 47003}
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    openid TEXT NOT NULL,
-    text TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    template_data TEXT,
-    via TEXT NOT NULL DEFAULT 'auto',
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    parts_sent INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    lease_until REAL,
-    claim TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    sent_via TEXT,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    outbox_id INTEGER NOT NULL REFERENCES outbox(id),
-    attempted_at REAL NOT NULL,
-    method TEXT NOT NULL,
-    ok INTEGER NOT NULL,
-    errcode INTEGER,
-    detail TEXT
-);
-CREATE TABLE IF NOT EXISTS last_seen (
-    openid TEXT PRIMARY KEY,
-    seen_at REAL NOT NULL
-);
-"""
-
-
-def default_path() -> Path:
-    return subdir("wechat") / "outbox.sqlite3"
+ATTEMPTS, LAST_SEEN = OutboxAttempt.__table__, LastSeen.__table__
+MESSAGES = OutboxMessage.__table__
 
 
 @dataclass
@@ -110,8 +82,8 @@ class OutboxItem:
     claim: str | None  # the token of the sender holding the lease, None when nobody does
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "OutboxItem":
-        values = {field.name: row[field.name] for field in fields(cls)}
+    def from_row(cls, row) -> "OutboxItem":
+        values = {field.name: row._mapping[field.name] for field in fields(cls)}
         if values["template_data"]:
             values["template_data"] = json.loads(values["template_data"])
         return cls(**values)
@@ -122,33 +94,15 @@ class LeaseLost(Exception):
 
 
 class Outbox:
-    """The SQLite tables; every method is a short transaction on its own connection.
+    """The outbox tables on the shared storage (vetbot/storage: SQLite by default, PostgreSQL by
+    $VETBOT_DATABASE_URL), migrated by `vetbot db upgrade`. Every method is a short transaction.
 
-    Lines of SQL text carry `# pragma: no mutate`: SQL is case-insensitive, so the upper- and
-    lower-case mutants mutmut makes of them are equivalent (and "XX…XX" ones fail every test)."""
+    `database` is a URL or a SQLite file's path; default: the shared database."""
 
-    def __init__(self, path: Path | str | None = None, clock=time.time) -> None:
-        self.path = Path(path) if path else default_path()
+    def __init__(self, database: str | Path | None = None, clock=time.time) -> None:
+        url = f"sqlite:///{database}" if isinstance(database, Path) else database
+        self.engine: Engine = get_engine(url)
         self.clock = clock
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db:
-            enable_wal(db)
-            db.executescript(SCHEMA)
-            # A file from before claim tokens gets the column; under the write lock, so only once.
-            db.execute("BEGIN IMMEDIATE")  # pragma: no mutate
-            columns = db.execute("PRAGMA table_info(outbox)").fetchall()  # pragma: no mutate
-            if "claim" not in {column[1] for column in columns}:  # (cid, name, type, ...)
-                db.execute("ALTER TABLE outbox ADD COLUMN claim TEXT")  # pragma: no mutate
-            db.execute("COMMIT")  # pragma: no mutate
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(
-            self.path,
-            timeout=30,  # pragma: no mutate (how long to wait for another process's lock: no test tells 30 s from 31)
-            isolation_level=None,
-        )
-        db.row_factory = sqlite3.Row
-        return db
 
     # -- producers -------------------------------------------------------------------------
     def enqueue(
@@ -158,174 +112,123 @@ class Outbox:
         kind: str,
         template_data: dict | None = None,
         via: str = "auto",
+        dedupe_key: str | None = None,
     ) -> int:
-        if not openid or not text:
-            raise ValueError("openid and text are required")
-        if via not in ("auto", "template"):
-            raise ValueError("via must be 'auto' or 'template'")
-        now = self.clock()
-        with closing(self._connect()) as db:
-            cursor = db.execute(
-                "INSERT INTO outbox (openid, text, kind, template_data, via, next_attempt_at, created_at, updated_at)"  # pragma: no mutate
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
-                # Readable Chinese in the file. (The mutant ensure_ascii=None is equivalent: None is falsy too.)
-                (openid, text, kind, json.dumps(template_data, ensure_ascii=False) if template_data else None,
-                 via, now, now, now),
-            )
-            return int(cursor.lastrowid)
+        with self.engine.begin() as connection:
+            message_id, _ = insert_message(connection, openid, text, kind, template_data=template_data,
+                                           via=via, dedupe_key=dedupe_key, now=self.clock())
+        return message_id
 
     def touch(self, openid: str, at: float | None = None) -> None:
         """Record that the veteran just interacted (opens the 48-hour window)."""
-        with closing(self._connect()) as db:
-            db.execute(
-                "INSERT INTO last_seen (openid, seen_at) VALUES (?, ?)"  # pragma: no mutate
-                " ON CONFLICT(openid) DO UPDATE SET seen_at = excluded.seen_at",  # pragma: no mutate
-                (openid, self.clock() if at is None else at),
-            )
+        seen_at = self.clock() if at is None else at
+        with self.engine.begin() as connection:
+            connection.execute(
+                upsert(connection)(LAST_SEEN).values(openid=openid, seen_at=seen_at)
+                .on_conflict_do_update(index_elements=["openid"], set_={"seen_at": seen_at}))
 
     def last_seen(self, openid: str) -> float | None:
-        with closing(self._connect()) as db:
-            row = db.execute(
-                "SELECT seen_at FROM last_seen WHERE openid = ?",  # pragma: no mutate
-                (openid,),
-            ).fetchone()
-        return row[0] if row else None
+        with self.engine.begin() as connection:
+            return connection.execute(
+                select(LAST_SEEN.c.seen_at).where(LAST_SEEN.c.openid == openid)).scalar_one_or_none()
 
     # -- sender side -----------------------------------------------------------------------
     def claim_due(self, limit: int, lease: float) -> list[OutboxItem]:
-        """Take due messages (and ones whose lease expired) under a lease and a fresh claim token."""
+        """Take due messages (and ones whose lease expired) under a lease and a fresh claim token.
+        Atomic on both backends: SQLite's transaction holds the write lock from its start (BEGIN
+        IMMEDIATE, see vetbot/storage/engine.py); PostgreSQL locks the rows it reads, and a
+        concurrent claim skips them (FOR UPDATE SKIP LOCKED)."""
         now = self.clock()
         claim = uuid.uuid4().hex
-        with closing(self._connect()) as db:
-            # The write lock before the SELECT: no other sender can read the same rows as due.
-            db.execute("BEGIN IMMEDIATE")  # pragma: no mutate
-            rows = db.execute(
-                "SELECT * FROM outbox WHERE (status = ? AND next_attempt_at <= ?)"  # pragma: no mutate
-                " OR (status = ? AND lease_until <= ?) ORDER BY id LIMIT ?",  # pragma: no mutate
-                (PENDING, now, SENDING, now, limit),
-            ).fetchall()
+        due = or_(and_(MESSAGES.c.status == PENDING, MESSAGES.c.next_attempt_at <= now),
+                  and_(MESSAGES.c.status == SENDING, MESSAGES.c.lease_until <= now))
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                select(MESSAGES).where(due).order_by(MESSAGES.c.id).limit(limit)
+                .with_for_update(skip_locked=True)).fetchall()
             items = []
             for row in rows:
                 item = OutboxItem.from_row(row)
                 # A lease that expired is an attempt its sender never finished (it died or stalled): it counts.
                 attempts = item.attempts + (item.status == SENDING)
                 items.append(replace(item, status=SENDING, attempts=attempts, claim=claim))
-            db.executemany(
-                "UPDATE outbox SET status = ?, attempts = ?, claim = ?, lease_until = ?, updated_at = ? WHERE id = ?",  # pragma: no mutate
-                [(SENDING, item.attempts, claim, now + lease, now, item.id) for item in items],
-            )
-            db.execute("COMMIT")  # pragma: no mutate
+            if items:
+                connection.execute(
+                    update(MESSAGES).where(MESSAGES.c.id == bindparam("item_id")).values(
+                        status=SENDING, attempts=bindparam("item_attempts"), claim=claim,
+                        lease_until=now + lease, updated_at=now),
+                    [{"item_id": item.id, "item_attempts": item.attempts} for item in items])
         return items
 
-    def _update_claimed(self, item: OutboxItem, assignments: str, values: tuple) -> None:
+    def _update_claimed(self, item: OutboxItem, **values) -> None:
         """UPDATE the item's row only while the item's claim still holds it, else raise LeaseLost."""
-        with closing(self._connect()) as db:
-            cursor = db.execute(
-                f"UPDATE outbox SET {assignments}, updated_at = ? WHERE id = ? AND claim = ?",
-                (*values, self.clock(), item.id, item.claim),
-            )
-            if cursor.rowcount != 1:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(MESSAGES).where(MESSAGES.c.id == item.id, MESSAGES.c.claim == item.claim)
+                .values(**values, updated_at=self.clock()))
+            if result.rowcount != 1:
                 raise LeaseLost(f"outbox {item.id} is no longer held by claim {item.claim}")
 
     def renew(self, item: OutboxItem, lease: float) -> None:
-        self._update_claimed(
-            item,
-            "lease_until = ?",  # pragma: no mutate
-            (self.clock() + lease,),
-        )
+        self._update_claimed(item, lease_until=self.clock() + lease)
 
     def log_attempt(self, outbox_id: int, method: str, ok: bool, errcode: int | None = None, detail: str = "") -> None:
-        with closing(self._connect()) as db:
-            db.execute(
-                "INSERT INTO attempts (outbox_id, attempted_at, method, ok, errcode, detail) VALUES (?, ?, ?, ?, ?, ?)",  # pragma: no mutate
-                (outbox_id, self.clock(), method, int(ok), errcode, detail[:500]),
-            )
+        with self.engine.begin() as connection:
+            connection.execute(ATTEMPTS.insert().values(
+                outbox_id=outbox_id, attempted_at=self.clock(), method=method, ok=ok, errcode=errcode,
+                detail=detail[:500]))
 
     def record_parts_sent(self, item: OutboxItem, parts_sent: int) -> None:
-        self._update_claimed(
-            item,
-            "parts_sent = ?",  # pragma: no mutate
-            (parts_sent,),
-        )
+        self._update_claimed(item, parts_sent=parts_sent)
 
     def mark_sent(self, item: OutboxItem, method: str) -> None:
-        self._update_claimed(
-            item,
-            "status = ?, sent_via = ?, claim = NULL, lease_until = NULL",  # pragma: no mutate
-            (SENT, method),
-        )
+        self._update_claimed(item, status=SENT, sent_via=method, claim=None, lease_until=None)
 
     def mark_final(self, item: OutboxItem, status: str, error: str) -> None:
-        self._update_claimed(
-            item,
-            "status = ?, last_error = ?, claim = NULL, lease_until = NULL",  # pragma: no mutate
-            (status, error),
-        )
+        self._update_claimed(item, status=status, last_error=error, claim=None, lease_until=None)
 
     def mark_retry(self, item: OutboxItem, error: str, delay: float, max_attempts: int) -> str:
         attempts = item.attempts + 1
         status = FAILED if attempts >= max_attempts else PENDING
-        self._update_claimed(
-            item,
-            "status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, claim = NULL, lease_until = NULL",  # pragma: no mutate
-            (status, attempts, self.clock() + delay, error),
-        )
+        self._update_claimed(item, status=status, attempts=attempts, next_attempt_at=self.clock() + delay,
+                             last_error=error, claim=None, lease_until=None)
         return status
 
     # -- staff / CLI -------------------------------------------------------------------------
     def list(self, status: str | None = None, limit: int = 50) -> list[OutboxItem]:
-        with closing(self._connect()) as db:
-            if status:
-                rows = db.execute(
-                    "SELECT * FROM outbox WHERE status = ? ORDER BY id DESC LIMIT ?",  # pragma: no mutate
-                    (status, limit),
-                )
-            else:
-                rows = db.execute(
-                    "SELECT * FROM outbox ORDER BY id DESC LIMIT ?",  # pragma: no mutate
-                    (limit,),
-                )
-            return [OutboxItem.from_row(row) for row in rows.fetchall()]
+        query = select(MESSAGES).order_by(MESSAGES.c.id.desc()).limit(limit)
+        if status:
+            query = query.where(MESSAGES.c.status == status)
+        with self.engine.begin() as connection:
+            return [OutboxItem.from_row(row) for row in connection.execute(query)]
 
     def get(self, outbox_id: int) -> OutboxItem | None:
-        with closing(self._connect()) as db:
-            row = db.execute(
-                "SELECT * FROM outbox WHERE id = ?",  # pragma: no mutate
-                (outbox_id,),
-            ).fetchone()
+        with self.engine.begin() as connection:
+            row = connection.execute(select(MESSAGES).where(MESSAGES.c.id == outbox_id)).first()
         return OutboxItem.from_row(row) if row else None
 
     def attempts(self, outbox_id: int) -> list[dict[str, Any]]:
-        with closing(self._connect()) as db:
-            rows = db.execute(
-                "SELECT * FROM attempts WHERE outbox_id = ? ORDER BY id",  # pragma: no mutate
-                (outbox_id,),
-            ).fetchall()
-        return [dict(row) for row in rows]
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                select(ATTEMPTS).where(ATTEMPTS.c.outbox_id == outbox_id).order_by(ATTEMPTS.c.id))
+            return [dict(row._mapping) for row in rows]
 
     def retry(self, outbox_id: int | None = None, statuses: tuple[str, ...] = (FAILED, STAFF)) -> int:
         """Put failed (or staff) messages back in the queue, now."""
         now = self.clock()
-        marks = ",".join("?" for _ in statuses)
-        with closing(self._connect()) as db:
-            if outbox_id is not None:
-                cursor = db.execute(
-                    f"UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ?, updated_at = ?"
-                    f" WHERE id = ? AND status IN ({marks})",
-                    (PENDING, now, now, outbox_id, *statuses),
-                )
-            else:
-                cursor = db.execute(
-                    f"UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ?, updated_at = ?"
-                    f" WHERE status IN ({marks})",
-                    (PENDING, now, now, *statuses),
-                )
-            return cursor.rowcount
+        query = update(MESSAGES).where(MESSAGES.c.status.in_(statuses)).values(
+            status=PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+        if outbox_id is not None:
+            query = query.where(MESSAGES.c.id == outbox_id)
+        with self.engine.begin() as connection:
+            return connection.execute(query).rowcount
 
 
-def enqueue(openid: str, text: str, kind: str, template_data: dict | None = None, via: str = "auto") -> int:
-    """Queue a message for a veteran in the default outbox (data_dir()/wechat/outbox.sqlite3)."""
-    return Outbox().enqueue(openid, text, kind, template_data, via)
+def enqueue(openid: str, text: str, kind: str, template_data: dict | None = None, via: str = "auto",
+            dedupe_key: str | None = None) -> int:
+    """Queue a message for a veteran in the shared database's outbox; with a `dedupe_key` that is
+    already queued, nothing is added and the existing message's id is returned."""
+    return Outbox().enqueue(openid, text, kind, template_data, via, dedupe_key)
 
 
 def template_payload(item: OutboxItem) -> dict:

@@ -8,6 +8,7 @@ import fakeredis
 import pytest
 
 from tests.wechat.bots import ButtonsBot, EchoBot
+from tests.wechat.outbox_db import migrated_sqlite
 from wechat_adapter.outbox import Outbox
 from wechat_adapter.store import RedisStore
 
@@ -86,7 +87,7 @@ def test_answer_later_than_every_retry_goes_out_once_by_customer_service(fake, s
 @pytest.mark.parametrize("errcode", [45015, 45047])
 def test_customer_service_refused_goes_to_outbox_and_template(fake, serve, tmp_path, errcode):
     fake.fail_next("custom", errcode)
-    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox = Outbox(migrated_sqlite(tmp_path))
     server = serve(EchoBot(delay=0.6), outbox=outbox, reply_budget=0.2, templates={"notice": "TPL_NOTICE"})
     result = fake.push_text(server.webhook_url, OPENID, "我的诉求办得怎么样了")
     assert result.raw == b"success"
@@ -163,7 +164,7 @@ def test_redis_outage_fails_open(fake, serve):
 
 
 def test_interactions_open_the_48_hour_window(fake, serve, tmp_path):
-    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox = Outbox(migrated_sqlite(tmp_path))
     server = serve(EchoBot(), outbox=outbox)
     fake.push_event(server.webhook_url, "oOnlyOpenedALink", "VIEW", event_key="https://example.org")
     fake.push_event(server.webhook_url, "oLeaving", "unsubscribe")

@@ -1,15 +1,17 @@
 """The notification outbox: durable across restarts, 48-hour aware, retried with backoff, and
 safe when a sender dies or stalls past its lease (tests/wechat/test_outbox_concurrency.py runs
-sender processes against one file)."""
+sender processes against one database). Every test runs on a migrated SQLite database, and on
+PostgreSQL too when $VETBOT_TEST_DATABASE_URL is set."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 
 import pytest
+from sqlalchemy import select
 
 from tests.wechat.conftest import APP_ID, APP_SECRET
+from tests.wechat.outbox_db import BACKENDS, migrated_sqlite, outbox_database
 from wechat_adapter.api import WeChatAPI, WeChatAPIError
 from wechat_adapter.outbox import (
     FAILED,
@@ -21,8 +23,11 @@ from wechat_adapter.outbox import (
     Outbox,
     OutboxSender,
     enqueue,
+    insert_message,
     template_payload,
 )
+from vetbot.storage import upgrade_to_head
+from wechat_adapter.models import OutboxMessage
 from wechat_adapter.replies import split_text
 
 OPENID = "oPinghuVeteran0003"
@@ -80,28 +85,39 @@ def drain_stub(outbox: Outbox, api: StubAPI, **kwargs) -> int:
     return asyncio.run(OutboxSender(outbox, api, **kwargs).drain_once())
 
 
+@pytest.fixture(scope="session")
+def template(tmp_path_factory):
+    return migrated_sqlite(tmp_path_factory.mktemp("outbox-template"))
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request, tmp_path, template):
+    """The URL of an empty, migrated database."""
+    with outbox_database(request.param, tmp_path, template) as url:
+        yield url
+
+
 def raw_row(outbox: Outbox, message_id: int) -> dict:
     """Every column of the message's row, lease_until and updated_at included."""
-    db = sqlite3.connect(outbox.path)
-    db.row_factory = sqlite3.Row
-    try:
-        return dict(db.execute("SELECT * FROM outbox WHERE id = ?", (message_id,)).fetchone())
-    finally:
-        db.close()
+    table = OutboxMessage.__table__
+    with outbox.engine.connect() as connection:
+        return dict(connection.execute(select(table).where(table.c.id == message_id)).one()._mapping)
 
 
-def outbox_with_window_open(tmp_path) -> tuple[Outbox, Clock]:
+def outbox_with_window_open(db) -> tuple[Outbox, Clock]:
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     outbox.touch(OPENID, at=clock.now)
     return outbox, clock
 
 
 # -- storing -------------------------------------------------------------------------------
-def test_enqueue_uses_the_data_dir_and_survives_a_restart(tmp_path):
+def test_enqueue_uses_the_shared_database_and_survives_a_restart(tmp_path, monkeypatch):
+    monkeypatch.delenv("VETBOT_DATABASE_URL", raising=False)  # the data dir's database (conftest)
+    shared = f"sqlite:///{tmp_path / 'var' / 'vetbot.sqlite3'}"
+    upgrade_to_head()  # `vetbot db upgrade`
     message_id = enqueue(OPENID, "您预约的评残代办在明天上午9点，请带好身份证。", kind="booking_reminder")
-    assert (tmp_path / "var" / "wechat" / "outbox.sqlite3").exists()
-    restarted = Outbox()  # a new process opening the same file
+    restarted = Outbox(shared)  # a new process opening the same database
     [item] = restarted.list()
     assert (item.id, item.status, item.kind, item.via, item.template_data) == (
         message_id, PENDING, "booking_reminder", "auto", None
@@ -112,8 +128,14 @@ def test_enqueue_uses_the_data_dir_and_survives_a_restart(tmp_path):
     assert (second.template_data, second.via) == ({"time2": "明天 9:00"}, "template")
 
 
-def test_enqueue_validates_input(tmp_path):
-    outbox = Outbox(tmp_path / "new" / "dir" / "o.sqlite3")  # directories are created
+def test_enqueue_goes_to_the_database_the_url_names(monkeypatch, db):
+    monkeypatch.setenv("VETBOT_DATABASE_URL", db)
+    message_id = enqueue(OPENID, "提醒", kind="notice")
+    assert [item.id for item in Outbox(db).list()] == [message_id]
+
+
+def test_enqueue_validates_input(db):
+    outbox = Outbox(db)
     with pytest.raises(ValueError, match="^openid and text are required$"):
         outbox.enqueue("", "text", "notice")
     with pytest.raises(ValueError, match="^openid and text are required$"):
@@ -124,32 +146,39 @@ def test_enqueue_validates_input(tmp_path):
     message_id = outbox.enqueue(OPENID, "text", "notice", template_data={"thing1": "评残"}, via="template")
     item = outbox.get(message_id)
     assert (item.via, item.template_data) == ("template", {"thing1": "评残"})
-    assert raw_row(outbox, message_id)["template_data"] == '{"thing1": "评残"}'  # readable in the file
+    assert raw_row(outbox, message_id)["template_data"] == '{"thing1": "评残"}'  # readable in the database
     assert raw_row(outbox, outbox.enqueue(OPENID, "text", "notice"))["template_data"] is None
 
 
-def test_a_file_from_before_claim_tokens_gets_the_column(tmp_path):
-    path = tmp_path / "o.sqlite3"
-    with sqlite3.connect(path) as db:  # the schema as it was, with one message queued
-        db.execute(
-            "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, openid TEXT NOT NULL, text TEXT NOT NULL,"
-            " kind TEXT NOT NULL, template_data TEXT, via TEXT NOT NULL DEFAULT 'auto',"
-            " status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,"
-            " parts_sent INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL, lease_until REAL,"
-            " created_at REAL NOT NULL, updated_at REAL NOT NULL, sent_via TEXT, last_error TEXT)"
-        )
-        db.execute("INSERT INTO outbox (openid, text, kind, next_attempt_at, created_at, updated_at)"
-                   " VALUES ('o1', '旧消息', 'notice', 0, 0, 0)")
-    db.close()
-    outbox = Outbox(path)
-    Outbox(path)  # opening it again leaves it as it is
-    [item] = outbox.claim_due(limit=5, lease=60)
-    assert (item.text, item.status) == ("旧消息", SENDING) and len(item.claim) == 32
-
-
-def test_touch_and_last_seen(tmp_path):
+def test_a_dedupe_key_queues_a_message_once(db):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
+    first = outbox.enqueue(OPENID, "明天上午9点评残", kind="booking_reminder", dedupe_key="reminder:ABC:2026-12-10")
+    clock.now += 60
+    again = outbox.enqueue(OPENID, "另一段文字", kind="notice", via="template", dedupe_key="reminder:ABC:2026-12-10")
+    other = outbox.enqueue(OPENID, "明天上午9点评残", kind="booking_reminder", dedupe_key="reminder:ABC:2026-12-11")
+    unkeyed = [outbox.enqueue(OPENID, "无键", kind="notice") for _ in range(2)]  # no key: each is queued
+    assert again == first
+    assert [item.id for item in outbox.list()] == [*unkeyed[::-1], other, first]
+    kept = outbox.get(first)
+    assert (kept.text, kept.kind, kept.via, kept.created_at) == ("明天上午9点评残", "booking_reminder", "auto", clock.now - 60)
+    assert raw_row(outbox, first)["dedupe_key"] == "reminder:ABC:2026-12-10"
+
+
+def test_insert_message_is_part_of_the_callers_transaction(db):
+    outbox = Outbox(db)
+    with outbox.engine.begin() as connection:
+        assert insert_message(connection, OPENID, "提醒", "notice", dedupe_key="k") == (1, True)
+        assert insert_message(connection, OPENID, "提醒", "notice", dedupe_key="k") == (1, False)
+    with pytest.raises(RuntimeError), outbox.engine.begin() as connection:
+        insert_message(connection, OPENID, "撤回", "notice", dedupe_key="rolled back")
+        raise RuntimeError("the caller's change failed")
+    assert [item.text for item in outbox.list()] == ["提醒"]
+
+
+def test_touch_and_last_seen(db):
+    clock = Clock()
+    outbox = Outbox(db, clock=clock)
     assert outbox.last_seen(OPENID) is None
     outbox.touch(OPENID)
     assert outbox.last_seen(OPENID) == clock.now
@@ -158,8 +187,8 @@ def test_touch_and_last_seen(tmp_path):
     assert outbox.last_seen("oSomeoneElse") is None
 
 
-def test_list_get_attempts_and_retry_for_staff(tmp_path):
-    outbox, clock = outbox_with_window_open(tmp_path)
+def test_list_get_attempts_and_retry_for_staff(db):
+    outbox, clock = outbox_with_window_open(db)
     ids = [outbox.enqueue(OPENID, f"消息{n}", kind="notice") for n in range(4)]
     assert outbox.get(ids[0]).created_at == clock.now
     items = outbox.claim_due(limit=4, lease=60)
@@ -191,9 +220,9 @@ def test_list_get_attempts_and_retry_for_staff(tmp_path):
 
 
 # -- claiming and leases ---------------------------------------------------------------------
-def test_claims_take_due_messages_in_order_under_a_lease(tmp_path):
+def test_claims_take_due_messages_in_order_under_a_lease(db):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     ids = [outbox.enqueue(OPENID, f"消息{n}", kind="notice") for n in range(3)]
     first = outbox.claim_due(limit=2, lease=60)
     assert [item.id for item in first] == ids[:2]
@@ -210,9 +239,9 @@ def test_claims_take_due_messages_in_order_under_a_lease(tmp_path):
     assert [item.attempts for item in reclaimed] == [1, 1, 1]  # each abandoned attempt counts
 
 
-def test_a_message_is_due_from_its_next_attempt_time(tmp_path):
+def test_a_message_is_due_from_its_next_attempt_time(db):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
     [item] = outbox.claim_due(limit=1, lease=60)
     assert outbox.mark_retry(item, "busy", delay=30, max_attempts=3) == PENDING
@@ -223,9 +252,9 @@ def test_a_message_is_due_from_its_next_attempt_time(tmp_path):
     assert (again.id, again.attempts) == (message_id, 1)  # a finished attempt is not counted twice
 
 
-def test_renewing_extends_the_lease(tmp_path):
+def test_renewing_extends_the_lease(db):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     outbox.enqueue(OPENID, "提醒", kind="notice")
     [item] = outbox.claim_due(limit=1, lease=60)
     clock.now += 50
@@ -246,9 +275,9 @@ WRITES = {
 
 
 @pytest.mark.parametrize("write", WRITES)
-def test_a_sender_whose_lease_was_taken_over_cannot_write(tmp_path, write):
+def test_a_sender_whose_lease_was_taken_over_cannot_write(db, write):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
     [stale] = outbox.claim_due(limit=1, lease=60)
     clock.now += 60
@@ -263,8 +292,8 @@ def test_a_sender_whose_lease_was_taken_over_cannot_write(tmp_path, write):
 
 
 @pytest.mark.parametrize("finish", ["mark_sent", "mark_final", "mark_retry"])
-def test_finishing_releases_the_claim(tmp_path, finish):
-    outbox = Outbox(tmp_path / "o.sqlite3")
+def test_finishing_releases_the_claim(db, finish):
+    outbox = Outbox(db)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
     [item] = outbox.claim_due(limit=1, lease=60)
     WRITES[finish](outbox, item)
@@ -274,16 +303,15 @@ def test_finishing_releases_the_claim(tmp_path, finish):
         outbox.record_parts_sent(item, 1)
 
 
-def test_message_in_flight_at_a_crash_is_sent_after_restart(fake, tmp_path):
+def test_message_in_flight_at_a_crash_is_sent_after_restart(fake, db):
     clock = Clock()
-    path = tmp_path / "o.sqlite3"
-    before_crash = Outbox(path, clock=clock)
+    before_crash = Outbox(db, clock=clock)
     before_crash.touch(OPENID, at=clock.now)
     message_id = before_crash.enqueue(OPENID, "您的预约已确认。", kind="booking_reminder")
     [claimed] = before_crash.claim_due(limit=20, lease=120)  # the sender took it ... and the process died
     assert claimed.id == message_id and before_crash.get(message_id).status == SENDING
 
-    after_restart = Outbox(path, clock=clock)
+    after_restart = Outbox(db, clock=clock)
     clock.now += 119.9
     assert drain(after_restart, fake) == 0, "still leased: another sender may be sending it"
     clock.now += 0.1
@@ -293,8 +321,8 @@ def test_message_in_flight_at_a_crash_is_sent_after_restart(fake, tmp_path):
     assert [m["text"]["content"] for m in fake.custom_messages] == ["您的预约已确认。"]
 
 
-def test_a_message_that_kills_every_sender_fails_after_max_attempts(tmp_path, caplog):
-    outbox, clock = outbox_with_window_open(tmp_path)
+def test_a_message_that_kills_every_sender_fails_after_max_attempts(db, caplog):
+    outbox, clock = outbox_with_window_open(db)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
     api = StubAPI(Crash(), Crash(), Crash(), Crash())
     for attempt in range(3):
@@ -314,8 +342,8 @@ def test_a_message_that_kills_every_sender_fails_after_max_attempts(tmp_path, ca
     assert drain_stub(outbox, api, max_attempts=3) == 0
 
 
-def test_a_reclaimed_message_is_still_sent_on_its_last_attempt(tmp_path):
-    outbox, clock = outbox_with_window_open(tmp_path)
+def test_a_reclaimed_message_is_still_sent_on_its_last_attempt(db):
+    outbox, clock = outbox_with_window_open(db)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
     outbox.claim_due(limit=1, lease=60)  # a sender that died
     clock.now += 60
@@ -339,9 +367,9 @@ class StallingOutbox(Outbox):
             assert self.resume.wait(30)
 
 
-def test_a_sender_stalled_past_its_lease_stops_and_every_part_is_sent_once(fake, tmp_path, caplog):
+def test_a_sender_stalled_past_its_lease_stops_and_every_part_is_sent_once(fake, db, caplog):
     clock, stalled, resume = Clock(), threading.Event(), threading.Event()
-    path = tmp_path / "o.sqlite3"
+    path = db
     outbox = Outbox(path, clock=clock)
     outbox.touch(OPENID, at=clock.now)
     parts = split_text(LONG_TEXT)
@@ -372,8 +400,8 @@ def test_a_sender_stalled_past_its_lease_stops_and_every_part_is_sent_once(fake,
 
 
 @pytest.mark.parametrize("via", ["auto", "template"])
-def test_a_sender_holding_a_taken_over_claim_sends_nothing(tmp_path, via):
-    outbox, clock = outbox_with_window_open(tmp_path)
+def test_a_sender_holding_a_taken_over_claim_sends_nothing(db, via):
+    outbox, clock = outbox_with_window_open(db)
     outbox.enqueue(OPENID, "提醒", kind="notice", via=via)
     [stale] = outbox.claim_due(limit=1, lease=60)
     clock.now += 60
@@ -384,8 +412,8 @@ def test_a_sender_holding_a_taken_over_claim_sends_nothing(tmp_path, via):
     assert api.sent == []
 
 
-def test_a_lease_that_ran_out_unclaimed_is_still_the_senders(tmp_path):
-    outbox, clock = outbox_with_window_open(tmp_path)
+def test_a_lease_that_ran_out_unclaimed_is_still_the_senders(db):
+    outbox, clock = outbox_with_window_open(db)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
     [item] = outbox.claim_due(limit=1, lease=60)
     clock.now += 600  # slow, but nobody took it over
@@ -394,11 +422,11 @@ def test_a_lease_that_ran_out_unclaimed_is_still_the_senders(tmp_path):
     assert (outbox.get(message_id).status, api.sent) == (SENT, [("custom", "提醒")])
 
 
-def test_a_message_taken_over_mid_batch_does_not_stop_the_rest(tmp_path, caplog):
-    outbox, clock = outbox_with_window_open(tmp_path)
+def test_a_message_taken_over_mid_batch_does_not_stop_the_rest(db, caplog):
+    outbox, clock = outbox_with_window_open(db)
     first = outbox.enqueue(OPENID, "第一条", kind="notice")
     second = outbox.enqueue(OPENID, "第二条", kind="notice")
-    other = Outbox(outbox.path, clock=clock)
+    other = Outbox(db, clock=clock)
 
     class TakenOverWhileSending(StubAPI):
         async def send_text(self, openid: str, content: str) -> dict:
@@ -414,8 +442,8 @@ def test_a_message_taken_over_mid_batch_does_not_stop_the_rest(tmp_path, caplog)
     assert f"Outbox {first}: lease expired and another sender took it over; stopped" in caplog.messages
 
 
-def test_an_unexpected_error_is_retried_and_does_not_stop_the_queue(tmp_path):
-    outbox, clock = outbox_with_window_open(tmp_path)
+def test_an_unexpected_error_is_retried_and_does_not_stop_the_queue(db):
+    outbox, clock = outbox_with_window_open(db)
     broken = outbox.enqueue(OPENID, "第一条", kind="notice")
     fine = outbox.enqueue(OPENID, "第二条", kind="notice")
     api = StubAPI(RuntimeError("boom"))
@@ -427,8 +455,8 @@ def test_an_unexpected_error_is_retried_and_does_not_stop_the_queue(tmp_path):
     assert outbox.get(fine).status == SENT
 
 
-def test_an_unexpected_error_after_a_takeover_leaves_the_message_to_its_new_sender(tmp_path):
-    outbox, clock = outbox_with_window_open(tmp_path)
+def test_an_unexpected_error_after_a_takeover_leaves_the_message_to_its_new_sender(db):
+    outbox, clock = outbox_with_window_open(db)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
 
     class TakenOverThenBroken(StubAPI):
@@ -443,9 +471,9 @@ def test_an_unexpected_error_after_a_takeover_leaves_the_message_to_its_new_send
 
 
 # -- choosing the way: customer service or template ----------------------------------------------
-def test_inside_48_hours_uses_customer_service(fake, tmp_path):
+def test_inside_48_hours_uses_customer_service(fake, db):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     outbox.touch(OPENID, at=clock.now - 47 * HOUR)
     message_id = outbox.enqueue(OPENID, "您反映的诉求已办结。", kind="appeal_update")
     assert drain(outbox, fake, templates={"notice": "TPL"}) == 1
@@ -456,9 +484,9 @@ def test_inside_48_hours_uses_customer_service(fake, tmp_path):
     assert [(a["method"], a["ok"]) for a in outbox.attempts(message_id)] == [("custom", 1)]
 
 
-def test_outside_48_hours_uses_a_template(fake, tmp_path):
+def test_outside_48_hours_uses_a_template(fake, db):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     outbox.touch(OPENID, at=clock.now - 49 * HOUR)
     message_id = outbox.enqueue(
         OPENID, "明天上午9点评残代办", kind="booking_reminder", template_data={"thing1": "评残代办", "time2": "明天 9:00"}
@@ -473,9 +501,9 @@ def test_outside_48_hours_uses_a_template(fake, tmp_path):
     assert [(a["method"], a["ok"]) for a in outbox.attempts(message_id)] == [("template", 1)]
 
 
-def test_the_window_closes_ten_minutes_before_48_hours(tmp_path):
+def test_the_window_closes_ten_minutes_before_48_hours(db):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     outbox.touch(OPENID, at=clock.now - (48 * HOUR - 601))
     outbox.touch("oClosed", at=clock.now - (48 * HOUR - 600))
     outbox.enqueue(OPENID, "窗口内", kind="notice")
@@ -485,16 +513,16 @@ def test_the_window_closes_ten_minutes_before_48_hours(tmp_path):
     assert api.sent == [("custom", "窗口内"), ("TPL_NOTICE", "窗口外")]
 
 
-def test_via_template_skips_customer_service_inside_the_window(tmp_path):
-    outbox, _ = outbox_with_window_open(tmp_path)
+def test_via_template_skips_customer_service_inside_the_window(db):
+    outbox, _ = outbox_with_window_open(db)
     outbox.enqueue(OPENID, "模板", kind="notice", via="template")
     api = StubAPI()
     drain_stub(outbox, api, templates={"notice": "TPL_NOTICE"})
     assert api.sent == [("TPL_NOTICE", "模板")]
 
 
-def test_the_template_for_the_kind_else_the_notice_template(tmp_path):
-    outbox = Outbox(tmp_path / "o.sqlite3")  # nobody seen: templates only
+def test_the_template_for_the_kind_else_the_notice_template(db):
+    outbox = Outbox(db)  # nobody seen: templates only
     outbox.enqueue(OPENID, "预约提醒", kind="Booking_Reminder")
     outbox.enqueue(OPENID, "诉求进展", kind="appeal_update")
     api = StubAPI()
@@ -502,8 +530,8 @@ def test_the_template_for_the_kind_else_the_notice_template(tmp_path):
     assert api.sent == [("TPL_BOOKING", "预约提醒"), ("TPL_NOTICE", "诉求进展")]
 
 
-def test_template_payload(tmp_path, monkeypatch):
-    outbox = Outbox(tmp_path / "o.sqlite3")
+def test_template_payload(db, monkeypatch):
+    outbox = Outbox(db)
     given = outbox.get(outbox.enqueue(OPENID, "正文", "notice", template_data={"n": 3, "t": {"value": "x", "color": "#f00"}}))
     assert template_payload(given) == {"n": {"value": "3"}, "t": {"value": "x", "color": "#f00"}}
     plain = outbox.get(outbox.enqueue(OPENID, "正文", "notice"))
@@ -513,9 +541,9 @@ def test_template_payload(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("errcode", [45015, 45047])  # window closed; customer-service quota used up
-def test_customer_service_refused_falls_back_to_template_in_the_same_attempt(fake, tmp_path, errcode):
+def test_customer_service_refused_falls_back_to_template_in_the_same_attempt(fake, db, errcode):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     outbox.touch(OPENID, at=clock.now - HOUR)
     fake.fail_next("custom", errcode)
     message_id = outbox.enqueue(OPENID, "您的优待证已制作完成。", kind="notice")
@@ -526,8 +554,8 @@ def test_customer_service_refused_falls_back_to_template_in_the_same_attempt(fak
     assert (outbox.get(message_id).status, outbox.get(message_id).sent_via) == (SENT, "template")
 
 
-def test_no_template_hands_the_message_to_staff(tmp_path, caplog):
-    outbox = Outbox(tmp_path / "o.sqlite3")
+def test_no_template_hands_the_message_to_staff(db, caplog):
+    outbox = Outbox(db)
     message_id = outbox.enqueue(OPENID, "请回电。", kind="appeal_update")  # never seen: no window
     api = StubAPI()
     assert drain_stub(outbox, api) == 1  # no templates configured
@@ -544,9 +572,9 @@ def test_no_template_hands_the_message_to_staff(tmp_path, caplog):
 # -- failures -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["custom", "template"])
 @pytest.mark.parametrize("errcode", PERMANENT)
-def test_a_permanent_error_goes_to_staff_after_one_attempt(fake, tmp_path, caplog, errcode, method):
+def test_a_permanent_error_goes_to_staff_after_one_attempt(fake, db, caplog, errcode, method):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     if method == "custom":
         outbox.touch(OPENID, at=clock.now)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
@@ -566,9 +594,9 @@ def test_a_permanent_error_goes_to_staff_after_one_attempt(fake, tmp_path, caplo
 
 @pytest.mark.parametrize("method", ["custom", "template"])
 @pytest.mark.parametrize("errcode", [-1, 45009, 40001])  # system busy, API rate limit, token refused twice
-def test_a_transient_error_is_retried_not_handed_to_staff(fake, tmp_path, errcode, method):
+def test_a_transient_error_is_retried_not_handed_to_staff(fake, db, errcode, method):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     if method == "custom":
         outbox.touch(OPENID, at=clock.now)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
@@ -581,9 +609,9 @@ def test_a_transient_error_is_retried_not_handed_to_staff(fake, tmp_path, errcod
     assert outbox.get(message_id).status == SENT
 
 
-def test_transient_failures_back_off_exponentially_then_give_up(fake, tmp_path, caplog):
+def test_transient_failures_back_off_exponentially_then_give_up(fake, db, caplog):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     outbox.touch(OPENID, at=clock.now)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
     fake.fail_next("custom", -1, times=10)  # "system busy"
@@ -605,8 +633,8 @@ def test_transient_failures_back_off_exponentially_then_give_up(fake, tmp_path, 
     assert drain(outbox, fake, backoff_base=10, max_attempts=4) == 0
 
 
-def test_default_backoff_30_s_doubling_to_an_hour_ten_attempts(tmp_path):
-    outbox, clock = outbox_with_window_open(tmp_path)
+def test_default_backoff_30_s_doubling_to_an_hour_ten_attempts(db):
+    outbox, clock = outbox_with_window_open(db)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
     api = StubAPI(*(WeChatAPIError(-1, "busy") for _ in range(10)))
     delays = []
@@ -620,8 +648,8 @@ def test_default_backoff_30_s_doubling_to_an_hour_ten_attempts(tmp_path):
     assert (item.status, item.attempts) == (FAILED, 10)
 
 
-def test_backoff_stops_growing_at_backoff_max(tmp_path):
-    outbox, clock = outbox_with_window_open(tmp_path)
+def test_backoff_stops_growing_at_backoff_max(db):
+    outbox, clock = outbox_with_window_open(db)
     message_id = outbox.enqueue(OPENID, "提醒", kind="notice")
     api = StubAPI(*(WeChatAPIError(-1, "busy") for _ in range(3)))
     delays = []
@@ -633,8 +661,8 @@ def test_backoff_stops_growing_at_backoff_max(tmp_path):
     assert delays == [10, 20, 25]
 
 
-def test_a_drain_takes_at_most_20_messages_and_the_list_shows_50(tmp_path):
-    outbox = Outbox(tmp_path / "o.sqlite3")
+def test_a_drain_takes_at_most_20_messages_and_the_list_shows_50(db):
+    outbox = Outbox(db)
     ids = [outbox.enqueue(OPENID, f"消息{number}", kind="notice") for number in range(51)]
     assert [item.id for item in outbox.list()] == ids[:0:-1]  # the newest 50
     assert drain_stub(outbox, StubAPI()) == 20
@@ -642,9 +670,9 @@ def test_a_drain_takes_at_most_20_messages_and_the_list_shows_50(tmp_path):
     assert drain_stub(outbox, StubAPI()) == 11
 
 
-def test_long_outbox_message_is_split_and_resumes_where_it_failed(fake, tmp_path):
+def test_long_outbox_message_is_split_and_resumes_where_it_failed(fake, db):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = Outbox(db, clock=clock)
     outbox.touch(OPENID, at=clock.now)
     message_id = outbox.enqueue(OPENID, LONG_TEXT, kind="notice")
     # The first part goes through, the second fails once.

@@ -1,5 +1,6 @@
-"""The outbox under real concurrency: sender processes on one SQLite file at the same time.
-(A sender stalled past its lease is in test_outbox.py.)"""
+"""The outbox under real concurrency: sender processes on one database at the same time — SQLite,
+and PostgreSQL when $VETBOT_TEST_DATABASE_URL is set. (A sender stalled past its lease is in
+test_outbox.py.)"""
 from __future__ import annotations
 
 import asyncio
@@ -7,6 +8,9 @@ import multiprocessing
 import traceback
 from collections import Counter
 
+import pytest
+
+from tests.wechat.outbox_db import BACKENDS, migrated_sqlite, outbox_database
 from wechat_adapter.api import WeChatAPI
 from wechat_adapter.outbox import SENT, Outbox, OutboxSender
 from wechat_adapter.replies import split_text
@@ -15,6 +19,13 @@ OPENID = "oPinghuVeteran0003"
 NEVER_SEEN = "oPinghuVeteran0004"  # outside the 48-hour window: template messages
 SPAWN = multiprocessing.get_context("spawn")
 CLAIMERS, ROUNDS, BATCH = 4, 20, 3
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request, tmp_path):
+    """The URL of an empty, migrated database."""
+    with outbox_database(request.param, tmp_path, migrated_sqlite(tmp_path)) as url:
+        yield url
 
 
 def _report(results, work, start) -> None:
@@ -26,11 +37,11 @@ def _report(results, work, start) -> None:
         results.put(traceback.format_exc())
 
 
-def claim_in_rounds(path: str, start, results) -> None:
+def claim_in_rounds(url: str, start, results) -> None:
     """Every round all senders start claiming at the same moment."""
 
     def work() -> list[int]:
-        outbox = Outbox(path)
+        outbox = Outbox(url)
         claimed: list[int] = []
         for _ in range(ROUNDS):
             start.wait()
@@ -40,10 +51,10 @@ def claim_in_rounds(path: str, start, results) -> None:
     _report(results, work, start)
 
 
-def drain_until_empty(path: str, base_url: str, app_id: str, app_secret: str, start, results) -> None:
+def drain_until_empty(url: str, base_url: str, app_id: str, app_secret: str, start, results) -> None:
     async def drain() -> int:
         api = WeChatAPI(base_url, app_id, app_secret)
-        sender = OutboxSender(Outbox(path), api, templates={"notice": "TPL_NOTICE"})
+        sender = OutboxSender(Outbox(url), api, templates={"notice": "TPL_NOTICE"})
         start.wait()
         handled = 0
         try:
@@ -72,19 +83,17 @@ def run_processes(target, args: tuple, count: int) -> list:
     return outcomes
 
 
-def test_sender_processes_claiming_at_once_never_take_the_same_message(tmp_path):
-    path = tmp_path / "o.sqlite3"
-    outbox = Outbox(path)
+def test_sender_processes_claiming_at_once_never_take_the_same_message(db):
+    outbox = Outbox(db)
     ids = [outbox.enqueue(OPENID, f"消息{number}", kind="notice") for number in range(CLAIMERS * ROUNDS * BATCH)]
-    claims = run_processes(claim_in_rounds, (str(path),), count=CLAIMERS)
+    claims = run_processes(claim_in_rounds, (db,), count=CLAIMERS)
     taken = Counter(message_id for claimed in claims for message_id in claimed)
     assert [message_id for message_id, times in taken.items() if times > 1] == []
     assert sorted(taken) == ids  # each claim took a full batch: every message once
 
 
-def test_two_sender_processes_deliver_every_message_exactly_once(fake, tmp_path):
-    path = tmp_path / "o.sqlite3"
-    outbox = Outbox(path)
+def test_two_sender_processes_deliver_every_message_exactly_once(fake, db):
+    outbox = Outbox(db)
     outbox.touch(OPENID)
     custom_parts: list[str] = []
     for number in range(24):
@@ -99,7 +108,7 @@ def test_two_sender_processes_deliver_every_message_exactly_once(fake, tmp_path)
         outbox.enqueue(NEVER_SEEN, text, kind="notice")
     assert len(custom_parts) == 30
 
-    handled = run_processes(drain_until_empty, (str(path), fake.base_url, fake.app_id, fake.app_secret), count=2)
+    handled = run_processes(drain_until_empty, (db, fake.base_url, fake.app_id, fake.app_secret), count=2)
     sent_parts = Counter(message["text"]["content"] for message in fake.custom_messages)
     assert sent_parts == Counter(custom_parts) and max(sent_parts.values()) == 1
     sent_templates = [message["data"]["content"]["value"] for message in fake.template_messages]

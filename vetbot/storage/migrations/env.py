@@ -1,7 +1,10 @@
 """Alembic environment: runs the migrations on the engine handed over by alembic_config()."""
 from alembic import context
 
-import booking.models  # noqa: F401  (registers the tables on Base.metadata, for autogenerate)
+# Register every domain's tables on Base.metadata (for autogenerate).
+import booking.models  # noqa: F401
+import booking.staff_tasks  # noqa: F401
+import wechat_adapter.models  # noqa: F401
 from vetbot.storage.base import Base
 
 # Any fixed number: the PostgreSQL advisory lock that lets one process migrate at a time.
