@@ -8,15 +8,23 @@ The key comes from $VETBOT_PII_KEY, else from $VETBOT_DATA_DIR/pii.key, generate
 Phone numbers are stored in clear: staff call and text them, and the veteran looks a booking up by
 them. Encrypting them with a key kept next to the database would add little; they are masked
 (138****5678) wherever they are shown in a list, a log or a repr.
+
+In a conversation, what the veteran types is redacted (`redact`) before the tracker is stored or a
+log line written; a phone the dialogue needs later is kept in its slot sealed (`seal`, Fernet with a
+key derived from the same secret), never in clear.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
 
 from vetbot.config import data_dir
 
@@ -24,6 +32,11 @@ KEY_ENV = "VETBOT_PII_KEY"
 KEY_FILE = "pii.key"
 ID_NUMBER = re.compile(r"\d{17}[\dX]")
 PHONE = re.compile(r"1\d{10}")
+# In free text (any digits, full-width too; spaces or dashes between groups, as people type them):
+# an ID number (18, or the old 15) and a mobile, not inside a longer run of digits.
+_SEP = r"[ \-－]?"
+ID_IN_TEXT = re.compile(rf"(?<![\dA-Za-z])\d{{6}}{_SEP}(?:\d{{8}}{_SEP}\d{{3}}[\dXxＸｘ]|\d{{6}}{_SEP}\d{{3}})(?![\dA-Za-z])")
+PHONE_IN_TEXT = re.compile(rf"(?<!\d)(?:(?:\+|00)?86{_SEP})?1\d{{2}}{_SEP}\d{{4}}{_SEP}\d{{4}}(?!\d)")
 
 
 def _key_file() -> Path:
@@ -69,6 +82,17 @@ def mask_id_number(value: str) -> str:
     return id_number[:6] + "*" * 8 + id_number[-4:]
 
 
+@dataclass(frozen=True)
+class ProtectedId:
+    """An ID number as it is kept: keyed hash and masked form, the clear number gone."""
+    hash: str
+    masked: str
+
+    @classmethod
+    def of(cls, id_number: str) -> "ProtectedId":
+        return cls(hash_id_number(id_number), mask_id_number(id_number))
+
+
 def normalize_phone(value: str) -> str:
     phone = re.sub(r"[\s\-]", "", value)
     if not PHONE.fullmatch(phone):
@@ -78,3 +102,34 @@ def normalize_phone(value: str) -> str:
 
 def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:]
+
+
+def _mask_match(match: re.Match, keep_head: int, keep_tail: int) -> str:
+    chars = re.sub(r"[ \-－]", "", match.group())
+    return chars[:keep_head] + "*" * (len(chars) - keep_head - keep_tail) + chars[-keep_tail:]
+
+
+def redact(text: str) -> str:
+    """The text with every ID number and mobile number in it masked (330482********1234,
+    138****5678); everything else unchanged."""
+    text = ID_IN_TEXT.sub(lambda m: _mask_match(m, 6, 4), text)
+    return PHONE_IN_TEXT.sub(lambda m: _mask_match(m, len(re.sub(r"[ \-－]", "", m.group())) - 8, 4), text)
+
+
+def _fernet() -> Fernet:
+    # A key of its own for sealing, derived from the PII secret (one secret to back up).
+    derived = hmac.new(pii_key(), b"vetbot-seal-v1", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def seal(value: str) -> str:
+    """`value` encrypted and authenticated, for keeping in a conversation slot until it is used."""
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def unseal(token: str) -> str:
+    """The sealed value; ValueError when the token was not sealed with this key or was altered."""
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except (InvalidToken, ValueError):
+        raise ValueError("sealed value cannot be opened (other key, or altered)") from None

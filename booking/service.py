@@ -15,7 +15,7 @@ from booking import reference as ref
 from booking.models import (
     ARRIVED, BOOKED, CANCELLED, DONE, NO_SHOW, STATUSES, Booking, BookingEvent, Slot,
 )
-from booking.pii import hash_id_number, mask_id_number, normalize_phone
+from booking.pii import ProtectedId, normalize_phone
 from vetbot.storage.base import utcnow
 
 # Which status may follow which; staff record each step with who and when.
@@ -88,17 +88,20 @@ def _record(session: Session, booking: Booking, actor: str, action: str,
 
 
 def create_booking(session: Session, *, service_code: str, location_code: str, date: Date,
-                   start_time: Time, name: str, phone: str, id_number: str, capacity: int,
+                   start_time: Time, name: str, phone: str, id_number: str | ProtectedId,
+                   capacity: int,
                    actor: str, channel: str | None = None,
                    sender_id: str | None = None) -> Booking:
-    """Book one seat; raises SlotFull, or ValueError for a malformed phone, ID or empty field."""
+    """Book one seat; raises SlotFull, or ValueError for a malformed phone, ID or empty field.
+    `id_number` may come already protected (the dialogue never keeps it in clear)."""
     name = name.strip()
+    identity = id_number if isinstance(id_number, ProtectedId) else ProtectedId.of(id_number)
     if not (service_code and location_code and name):
         raise ValueError("service_code, location_code and name are required")
     booking = Booking(
         reference=_unused_reference(session), service_code=service_code, name=name,
-        phone=normalize_phone(phone), id_hash=hash_id_number(id_number),
-        id_masked=mask_id_number(id_number), status=BOOKED, channel=channel, sender_id=sender_id,
+        phone=normalize_phone(phone), id_hash=identity.hash, id_masked=identity.masked,
+        status=BOOKED, channel=channel, sender_id=sender_id,
         slot=_take_seat(session, location_code, date, start_time, capacity))
     session.add(booking)
     _record(session, booking, actor, "created", before=None)

@@ -95,6 +95,9 @@ def start_stack(extra_env: dict | None = None, actions_port: int | None = None):
     logs.mkdir(parents=True, exist_ok=True)
     actions_log, rasa_log = logs / f"test-actions-{actions_port}.log", logs / f"test-rasa-{rasa_port}.log"
     processes = []
+    # As `make run` does: the storage migrated before anything uses it.
+    subprocess.run([str(BIN / "vetbot"), "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
     try:
         processes.append(subprocess.Popen(
             [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(actions_port)],

@@ -1,0 +1,300 @@
+"""What the booking conversation asks and understands, without Rasa: each `read_*` takes what the
+veteran said and returns a Step (slot values to set, what to tell them). The Rasa actions in
+bot/actions/booking.py only move values between these functions and the tracker.
+
+Slot values never hold personal data in clear: a phone is kept as {"masked", "sealed"} (see
+booking.pii.seal), an ID number as {"masked", "hash"}."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from booking import reference as ref
+from booking.calendar import TZ, NotBookable, bookable_days, check_slot, day_label, day_slots
+from booking.catalogue import Catalogue, Location, Service, load_catalogue
+from booking.identity import ID_FORMAT, MOBILE_FORMAT, InvalidIdentity, validate_id_number, validate_mobile
+from booking.pii import hash_id_number, mask_id_number, mask_phone, seal
+from booking.service import STATUS_LABELS, seats_taken
+from booking.when import parse_when
+
+HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
+NAME_FORMAT = "请告诉我预约人的姓名，比如“王建国”。"
+NOT_A_NAME = re.compile("什么|怎么|多少|哪|吗|呢|要|带|办|能|可以|预约|材料|政策|算了|不约|不用|取消|人工|[?？0-9]")
+CONFIRM_WORDS = ("确认", "确定", "没问题", "可以", "对的", "好的", "是的", "对", "好", "行", "嗯")
+# What a change at the confirm step clears, so the form asks for it again.
+CHANGES = (
+    (("时间", "日期", "哪天", "几点", "上午", "下午", "改天"),
+     ("booking_start", "booking_day", "booking_half")),
+    (("地点", "地方", "服务站", "哪里办", "中心"), ("booking_location", "booking_start")),
+    (("姓名", "名字"), ("booking_name",)),
+    (("手机", "电话"), ("booking_phone",)),
+    (("身份证",), ("booking_id",)),
+    (("事项", "业务", "办什么", "办的事"), ("booking_service", "booking_choices")),
+)
+SUGGESTIONS = 4  # free times offered as buttons when the wanted one cannot be had
+DAYS_SEARCHED = 10  # working days looked through for the nearest free times
+
+
+@dataclass
+class Step:
+    slots: dict = field(default_factory=dict)
+    say: list[str] = field(default_factory=list)
+    buttons: list[dict] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.slots or self.say)
+
+
+def now() -> datetime:
+    return datetime.now(TZ)
+
+
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+def compact(text: str) -> str:
+    return re.sub(r"\s", "", unicodedata.normalize("NFKC", text or ""))
+
+
+# ---- service and place -----------------------------------------------------------------
+
+def read_service(text: str) -> Step:
+    """One service named: it; several (just 评残): the choices to offer; none: nothing."""
+    found = catalogue().find_service(re.sub(r"\s", "", text))  # names have full-width （）
+    if len(found) == 1:
+        return _service_chosen(found[0])
+    if found:
+        return Step({"booking_choices": [s.id for s in found]})
+    return Step()
+
+
+def _service_chosen(service: Service) -> Step:
+    step = Step({"booking_service": service.id, "booking_choices": None})
+    places = catalogue().locations_for(service)
+    if len(places) == 1:  # handled only at the centre: nothing to ask
+        step.slots["booking_location"] = places[0].id
+        step.say.append(f"{service.name}在{places[0].name}办理。")
+    return step
+
+
+def service_buttons(choices: list[str] | None) -> tuple[str, list[dict]]:
+    cat = catalogue()
+    if choices:
+        services = [cat.service(i) for i in choices]
+        return "您要办的是哪一项？", [{"title": s.name, "payload": s.name} for s in services]
+    groups = list(dict.fromkeys(s.group for s in cat.services))
+    return ("您要预约办哪项事？点选或直接说，比如“评残”“优待证”。",
+            [{"title": g, "payload": g} for g in groups])
+
+
+def read_location(text: str, service_id: str | None) -> Step:
+    cat = catalogue()
+    place = cat.nearest_location(compact(text))
+    if place is None:
+        return Step()
+    if service_id:
+        service = cat.service(service_id)
+        if place not in cat.locations_for(service):
+            centre = cat.centre
+            return Step({"booking_location": centre.id},
+                        [f"{place.name}不办{service.name}，给您约在{centre.name}。"])
+    return Step({"booking_location": place.id})
+
+
+def location_question(service_id: str | None) -> tuple[str, list[dict]]:
+    centre = catalogue().centre
+    return (f"到哪里办？请说您住的镇或街道（比如“乍浦”），就近约服务站；也可以约{centre.name}。",
+            [{"title": centre.name, "payload": centre.name}])
+
+
+# ---- date and time ---------------------------------------------------------------------
+
+def read_start(text: str, location_id: str, *, day: str | None, half: str | None,
+               session, at: datetime | None = None) -> Step:
+    """A date and/or time. A free slot: `booking_start`; a day without a time: the day (and
+    half) kept, free times offered by `start_question`; a full or closed slot: why, with the
+    nearest free times."""
+    at = at or now()
+    try:
+        when = parse_when(compact(text), at)
+    except NotBookable as refusal:
+        return Step({"booking_start": None}, [str(refusal)])
+    if when is None:
+        return Step()
+    wanted_day = when.day or _date(day)
+    slots = {"booking_day": wanted_day and wanted_day.isoformat(), "booking_half": when.half or (
+        half if when.day is None and when.time is None else None)}
+    if wanted_day is None or when.time is None:
+        return Step(slots | {"booking_start": None})
+    location = catalogue().location(location_id)
+    start = datetime.combine(wanted_day, when.time, TZ)
+    try:
+        check_slot(start, at, location.hours)
+    except NotBookable as refusal:
+        return Step(slots | {"booking_start": None}, [str(refusal)],
+                    _time_buttons(nearest_free(session, location, start, at)))
+    if seats_taken(session, location.id, wanted_day).get(when.time, 0) >= location.capacity_per_slot:
+        return Step(slots | {"booking_start": None}, [f"{label(start)}已经约满了。"],
+                    _time_buttons(nearest_free(session, location, start, at)))
+    return Step(slots | {"booking_start": start.isoformat(timespec="minutes")})
+
+
+def _date(iso: str | None) -> date | None:
+    return date.fromisoformat(iso) if iso else None
+
+
+def free_starts(session, location: Location, day: date, at: datetime) -> list[datetime]:
+    taken = seats_taken(session, location.id, day)
+    return [s for s in day_slots(day, location.hours)
+            if s > at and taken.get(s.time(), 0) < location.capacity_per_slot]
+
+
+def nearest_free(session, location: Location, wanted: datetime, at: datetime) -> list[datetime]:
+    """The free times closest to the one wanted, from that day on, earliest of equals first."""
+    days = [d for d in bookable_days(at.date()) if d >= wanted.date()][:DAYS_SEARCHED]
+    starts = [s for d in days for s in free_starts(session, location, d, at)]
+    return sorted(starts, key=lambda s: (abs(s - wanted), s))[:SUGGESTIONS]
+
+
+def start_question(location_id: str, day: str | None, half: str | None, session,
+                   at: datetime | None = None) -> tuple[str, list[dict]]:
+    at = at or now()
+    if not day:
+        return "想约哪天、几点？比如“明天上午”“下周三下午两点”“12月9号九点半”。", []
+    location = catalogue().location(location_id)
+    the_day = date.fromisoformat(day)
+    starts = [s for s in free_starts(session, location, the_day, at)
+              if half is None or (s.hour < 12) == (half == "上午")]
+    if starts:
+        when = f"{day_label(the_day)}{half or ''}"
+        return f"{when}还能约这些时间，选一个：", _time_buttons(starts[:6])
+    nearest = nearest_free(session, location, datetime.combine(the_day, time(9), TZ), at)
+    return (f"{day_label(the_day)}{half or ''}已经约满了。这些时间还能约，选一个，或者换一天：",
+            _time_buttons(nearest))
+
+
+def label(start: datetime) -> str:
+    half, hour = ("上午", start.hour) if start.hour < 12 else ("下午", start.hour - 12 or 12)
+    return f"{day_label(start.date())}{half}{hour}:{start.minute:02d}"
+
+
+def _time_buttons(starts: list[datetime]) -> list[dict]:
+    return [{"title": label(s), "payload": f"{s:%Y-%m-%d %H:%M}"} for s in starts]
+
+
+# ---- who --------------------------------------------------------------------------------
+
+def read_name(text: str) -> Step:
+    name = re.sub(r"^(我叫|我是|叫|姓名是?|名字是?|预约人是?)", "", compact(text)).strip("。，,.！!")
+    if 2 <= len(name) <= 6 and re.fullmatch(r"[\u4e00-\u9fff·]+", name) and not NOT_A_NAME.search(name):
+        return Step({"booking_name": name})
+    return Step()
+
+
+def read_phone(text: str) -> Step:
+    digits = re.search(r"(?:\+?86)?1\d{10}", re.sub(r"[\s\-－]", "", compact(text)))
+    try:
+        phone = validate_mobile(digits.group() if digits else text)
+    except InvalidIdentity as problem:
+        return Step(say=[str(problem)])
+    return Step({"booking_phone": sealed_phone(phone)})
+
+
+def sealed_phone(phone: str) -> dict:
+    """How a phone is kept in a slot: masked to show, sealed to use."""
+    return {"masked": mask_phone(phone), "sealed": seal(phone)}
+
+
+def read_id_number(text: str, at: datetime | None = None) -> Step:
+    found = re.search(r"\d[\d\s\-]{15,22}[\dXx]", compact(text))
+    try:
+        number = validate_id_number(found.group() if found else text, (at or now()).date())
+    except InvalidIdentity as problem:
+        return Step(say=[str(problem)])
+    return Step({"booking_id": {"masked": mask_id_number(number), "hash": hash_id_number(number)}})
+
+
+FORMATS = {"booking_service": "没听出您要办哪项事，请点选或直接说事项名。",
+           "booking_location": "没听出是哪个镇或街道。请说镇或街道的名字，比如“乍浦”“当湖”。",
+           "booking_start": "没听出日期和时间。请说哪天、上午还是下午，比如“明天上午”“下周三下午两点”。",
+           "booking_name": NAME_FORMAT, "booking_phone": MOBILE_FORMAT, "booking_id": ID_FORMAT}
+
+
+# ---- read-back and confirmation ---------------------------------------------------------
+
+def summary(slots: dict) -> str:
+    cat = catalogue()
+    service = cat.service(slots["booking_service"])
+    place = cat.location(slots["booking_location"])
+    start = datetime.fromisoformat(slots["booking_start"])
+    address = "" if place.address.startswith("待确认") else f"（{place.address}）"
+    return "\n".join([
+        "请核对预约信息：",
+        f"事项：{service.name}",
+        f"地点：{place.name}{address}",
+        f"时间：{label(start)}",
+        f"姓名：{slots['booking_name']}",
+        f"手机：{slots['booking_phone']['masked']}",
+        f"身份证：{slots['booking_id']['masked']}",
+        "要带的材料：",
+        service.checklist(),
+    ])
+
+
+CONFIRM_BUTTONS = [{"title": "确认预约", "payload": "确认"}, {"title": "改时间", "payload": "改时间"},
+                   {"title": "改地点", "payload": "改地点"}, {"title": "不约了", "payload": "/deny"}]
+
+
+def read_confirm(text: str) -> tuple[str, tuple[str, ...]]:
+    """("yes", ()) / ("change", slots to ask again) / ("unclear", ())."""
+    said = compact(text).strip("。！!，,")
+    if "改" in said or "换" in said:
+        for words, slots in CHANGES:
+            if any(w in said for w in words):
+                return "change", slots
+        return "unclear", ()
+    if said in CONFIRM_WORDS or said.startswith(("确认", "确定")) or said == "1":
+        return "yes", ()
+    return "unclear", ()
+
+
+def booking_done_text(booking) -> str:
+    cat = catalogue()
+    service = cat.service(booking.service_code)
+    place = cat.location(booking.location_code)
+    start = datetime.combine(booking.date, booking.start_time, TZ)
+    phone = "" if place.phone.startswith("待确认") else f"，电话{place.phone}"
+    return "\n".join([
+        f"预约成功！预约号：{booking.reference}（请记好，查询、改时间、取消都用它）。",
+        f"{label(start)}，到{place.name}办理{service.name}{phone}。",
+        "请带好：",
+        service.checklist(),
+        "前一天会提醒您。要改时间或取消，跟我说“改预约”或“取消预约”就行。",
+    ])
+
+
+def booking_text(booking) -> str:
+    cat = catalogue()
+    start = datetime.combine(booking.date, booking.start_time, TZ)
+    return (f"预约号{booking.reference}：{label(start)}，{cat.location(booking.location_code).name}，"
+            f"办理{cat.service(booking.service_code).name}（{STATUS_LABELS[booking.status]}）。")
+
+
+# ---- finding one's booking --------------------------------------------------------------
+
+def read_reference(text: str) -> str | None:
+    for candidate in re.findall(r"[0-9A-Za-z]{7}", compact(text).upper()):
+        if ref.is_valid(candidate):
+            return ref.normalize(candidate)
+    return None
+
+
+def phone_in(text: str) -> str | None:
+    digits = re.search(r"1\d{10}", re.sub(r"[\s\-－]", "", compact(text)))
+    try:
+        return validate_mobile(digits.group()) if digits else None
+    except InvalidIdentity:
+        return None

@@ -1,0 +1,28 @@
+"""Keep ID numbers and phones that veterans type out of the logs: `install_log_redaction()` masks
+them in every log record of the process (the Rasa server, the action server). The stored
+conversation is masked by vetbot.tracker_store."""
+from __future__ import annotations
+
+import logging
+
+from booking.pii import redact
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction() -> None:
+    """On every handler of the root logger (a filter on a logger would miss its children)."""
+    logging.getLogger().addFilter(_FILTER)
+    for handler in logging.getLogger().handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
