@@ -14,7 +14,7 @@ import io
 import json
 import sys
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from booking.calendar import TZ, WEEKDAYS
@@ -22,6 +22,7 @@ from booking.models import ARRIVED, DONE, NO_SHOW, STATUSES
 from booking.service import STATUS_LABELS
 
 STAFF_STATUSES = (ARRIVED, DONE, NO_SHOW)  # `bookings status`; cancelling has its own command
+TASK_KINDS = {"booking_reminder": "预约提醒", "booking_changed": "预约变更"}
 CSV_HEADER = ["预约号", "日期", "时间", "地点", "事项", "姓名", "手机", "身份证号", "状态", "渠道",
               "预约提交时间"]
 
@@ -58,6 +59,14 @@ def register(groups) -> None:
                         help="arrived 已到场，done 已办结，no_show 未到场")
     status.add_argument("--by", required=True, help="操作的工作人员姓名")
     status.set_defaults(handler=cmd_status)
+
+    remind = bookings.add_parser("remind", help="排入明天预约的提醒（供定时任务；微信渠道的后台也会做）")
+    remind.set_defaults(handler=cmd_remind)
+
+    calls = bookings.add_parser("calls", help="待电话通知的老兵（非微信预约的提醒和变更）")
+    calls.add_argument("--done", type=int, metavar="ID", help="把这一条登记为已通知")
+    calls.add_argument("--by", help="通知的工作人员姓名（和 --done 一起用）")
+    calls.set_defaults(handler=cmd_calls)
 
     export = bookings.add_parser("export", help="导出 CSV（到文件，或不给文件时到屏幕）")
     _add_filters(export)
@@ -98,9 +107,67 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         with _session() as session:
             booking = service.cancel(session, args.reference, actor=_staff(args.by),
                                      reason=args.reason)
+            notified = _notify_change(session, booking)
             print(f"已取消预约 {booking.reference}（{booking.date} {booking.start_time:%H:%M}），该时段名额已释放。"
                   f"操作人：{args.by}")
+            print(notified)
     return _run(cancel)
+
+
+def _notify_change(session, booking) -> str:
+    """Tell the veteran about a staff change (booking.notices); what was done, for staff."""
+    from booking.notices import WECHAT, notify_change
+
+    if not notify_change(session, booking):
+        return "无需通知老兵。"
+    if booking.channel == WECHAT and booking.sender_id:
+        return "已通过微信通知老兵。"
+    return "老兵不是在微信上预约的：已加入待电话通知列表（vetbot bookings calls）。"
+
+
+def _now() -> datetime:
+    return datetime.now(TZ)
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    from booking.reminders import REMIND_FROM, queue_due_reminders
+
+    def remind():
+        now = _now()
+        if now.time() < REMIND_FROM:
+            print(f"提醒从 {REMIND_FROM:%H:%M} 起排入，现在还早，没有排入。")
+            return
+        print(f"已排入 {queue_due_reminders(now)} 条明天（{now.date() + timedelta(days=1)}）的预约提醒。")
+    return _run(remind)
+
+
+def cmd_calls(args: argparse.Namespace) -> int:
+    return _run(lambda: _calls(args))
+
+
+def _calls(args: argparse.Namespace) -> None:
+    from booking.service import get_by_reference
+    from booking.staff_tasks import mark_done, open_tasks
+
+    with _session() as session:
+        if args.done is not None:
+            if not mark_done(session, args.done, by=_staff(args.by or "")):
+                raise Refusal(f"没有待办的第 {args.done} 条（已登记过，或编号不对）。")
+            print(f"第 {args.done} 条已登记为已通知。操作人：{args.by}")
+            return
+        if args.by is not None:
+            raise Refusal("--by 要和 --done 一起用。")
+        tasks = open_tasks(session)
+        if not tasks:
+            print("没有待电话通知的老兵。")
+            return
+        for task in tasks:
+            booking = get_by_reference(session, task.booking_reference)
+            print(f"[{task.id}] {_local(task.created_at)}  {TASK_KINDS.get(task.kind, task.kind)}  "
+                  f"预约号 {task.booking_reference}  {booking.name}  {booking.phone_masked}")
+            print("    " + task.text.replace("\n", "\n    "))
+        print(f"共 {len(tasks)} 条。完整手机号：vetbot bookings show 预约号；"
+              "通知后：vetbot bookings calls --done 编号 --by 姓名")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -180,7 +180,8 @@ def test_status_flow_and_refused_transition(db, capsys):
 def test_cancel_frees_the_seat_and_show_prints_the_trail(db, capsys):
     a = db["a"]
     assert run(capsys, "cancel", a.lower(), "--by", "王五", "--reason", "老兵来电改约") == (
-        0, f"已取消预约 {a}（2026-12-09 09:00），该时段名额已释放。操作人：王五\n", "")
+        0, f"已取消预约 {a}（2026-12-09 09:00），该时段名额已释放。操作人：王五\n"
+        "老兵不是在微信上预约的：已加入待电话通知列表（vetbot bookings calls）。\n", "")
     with session_scope() as s:
         assert seats_taken(s, "zhapu", WED) == {time(9): 0}
         created, cancelled = (shanghai(e.at) for e in get_by_reference(s, a).events)
