@@ -77,6 +77,6 @@ def test_slow_real_turn_outside_the_48_hour_window_goes_out_once_as_a_template(s
     assert template["template_id"] == TEMPLATE
     assert template["data"]["content"]["value"] == expected
     assert sent_to(fake, "oSlow_48h") == [], "refused by customer-service, so nothing went that way"
-    outbox = Outbox(Path(stack.env["VETBOT_DATA_DIR"]) / "wechat" / "outbox.sqlite3")
+    outbox = Outbox(stack.env.get("VETBOT_DATABASE_URL") or Path(stack.env["VETBOT_DATA_DIR"]) / "vetbot.sqlite3")
     [item] = [i for i in outbox.list() if i.openid == "oSlow_48h"]
     assert (item.kind, item.via, item.status, item.sent_via) == ("reply", "template", "sent", "template")
