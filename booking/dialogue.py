@@ -21,6 +21,7 @@ from booking.when import parse_when
 
 HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
 NAME_FORMAT = "请告诉我预约人的姓名，比如“王建国”。"
+QUESTION = re.compile("什么|怎么|如何|多少|哪些|吗|呢|能不能|可不可以|要不要|[?？]")
 NOT_A_NAME = re.compile("什么|怎么|多少|哪|吗|呢|要|带|办|能|可以|预约|材料|政策|算了|不约|不用|取消|人工|[?？0-9]")
 CONFIRM_WORDS = ("确认", "确定", "没问题", "可以", "对的", "好的", "是的", "对", "好", "行", "嗯")
 # What a change at the confirm step clears, so the form asks for it again.
@@ -53,6 +54,11 @@ def now() -> datetime:
 
 def catalogue() -> Catalogue:
     return load_catalogue()
+
+
+def is_question(text: str) -> bool:
+    """评残要带什么材料 is a question even where it names a service: answered, not taken as a choice."""
+    return bool(QUESTION.search(text or ""))
 
 
 def compact(text: str) -> str:
@@ -162,9 +168,10 @@ def nearest_free(session, location: Location, wanted: datetime, at: datetime) ->
 def start_question(location_id: str, day: str | None, half: str | None, session,
                    at: datetime | None = None) -> tuple[str, list[dict]]:
     at = at or now()
-    if not day:
-        return "想约哪天、几点？比如“明天上午”“下周三下午两点”“12月9号九点半”。", []
     location = catalogue().location(location_id)
+    if not day:
+        return ("想约哪天、几点？可以点下面的，也可以直接说，比如“下周三上午”“12月9号九点半”。",
+                _half_day_buttons(session, location, at))
     the_day = date.fromisoformat(day)
     starts = [s for s in free_starts(session, location, the_day, at)
               if half is None or (s.hour < 12) == (half == "上午")]
@@ -174,6 +181,19 @@ def start_question(location_id: str, day: str | None, half: str | None, session,
     nearest = nearest_free(session, location, datetime.combine(the_day, time(9), TZ), at)
     return (f"{day_label(the_day)}{half or ''}已经约满了。这些时间还能约，选一个，或者换一天：",
             _time_buttons(nearest))
+
+
+def _half_day_buttons(session, location: Location, at: datetime, count: int = 6) -> list[dict]:
+    """The next half-days that still have a free time, so a veteran can just pick one."""
+    buttons = []
+    for day in bookable_days(at.date())[:DAYS_SEARCHED]:
+        starts = free_starts(session, location, day, at)
+        for half in ("上午", "下午"):
+            if any((s.hour < 12) == (half == "上午") for s in starts):
+                buttons.append({"title": f"{day_label(day)}{half}", "payload": f"{day.isoformat()} {half}"})
+        if len(buttons) >= count:
+            break
+    return buttons[:count]
 
 
 def label(start: datetime) -> str:

@@ -99,6 +99,8 @@ class ValidateBookingForm(Action):
             said_something = said_something or bool(step.say)
             _say(dispatcher, step)
 
+        if asked and _intent(tracker) == "ask_policy" and dialogue.is_question(text):
+            return []  # a policy question mid-form: the rules answer it and the form asks again
         if asked in (None, "booking_service", "booking_location", "booking_start"):
             # what a veteran volunteers up front: 我要约评残 乍浦 下周三上午
             if asked == "booking_service" or not slots.get("booking_service"):
@@ -366,7 +368,7 @@ class ActionBookingCancel(Action):
             dispatcher.utter_message(text=str(refusal))
             return []
         dispatcher.utter_message(text=f"预约{reference}已经取消了。以后要办，随时跟我说“预约代办”。")
-        return [SlotSet("manage_action", None)]
+        return []
 
 
 class ValidateRescheduleForm(Action):
@@ -428,5 +430,4 @@ class ActionRescheduleDone(Action):
         reference = tracker.get_slot("manage_reference")
         text = await _in_db(lambda s: dialogue.booking_text(get_by_reference(s, reference)))
         dispatcher.utter_message(text="改好了。" + text + "要带的材料不变，前一天会提醒您。")
-        return _events({slot: None for slot in BOOKING_SLOTS} | {"reschedule_confirm": None,
-                                                                "manage_action": None})
+        return _events({slot: None for slot in BOOKING_SLOTS} | {"reschedule_confirm": None})

@@ -67,7 +67,7 @@ class Chat:
 
     def say(self, text: str, intent: str = "inform") -> bool:
         """One turn; False when the form lets go of the message (the rules answer it)."""
-        if not self.run(self.validator, text, intent):
+        if not self.run(self.validator, text, intent) and self.requested is not None:
             return False
         told = self.replies
         self.requested = next((s for s in self.required if self.slots.get(s) is None), None)
@@ -155,6 +155,25 @@ def test_wrong_id_twice_explains_then_offers_a_person():
     assert chat.replies[0]["buttons"] == [dialogue.HUMAN_BUTTON]
     chat.say(ID_NUMBER)
     assert chat.requested == "booking_confirm" and chat.slots["booking_misses"] == 0.0
+
+
+def test_a_policy_question_naming_a_service_is_answered_not_taken_as_the_choice():
+    chat = book_chat()
+    chat.say("我要预约", "book_service")
+    assert chat.requested == "booking_service"
+    assert chat.say("评残要带什么材料", "ask_policy") is False
+    assert chat.slots.get("booking_choices") is None
+    assert chat.say("评残") is True and chat.slots["booking_choices"][0] == "pingcan-xinban"
+
+
+def test_the_day_question_offers_the_next_half_days_with_free_times():
+    chat = book_chat()
+    chat.say("我要预约优待证补办 乍浦", "book_service")
+    assert chat.requested == "booking_start"
+    assert [b["payload"] for b in chat.replies[-1]["buttons"]][:3] == [
+        "2026-12-02 上午", "2026-12-02 下午", "2026-12-03 上午"]
+    chat.say("2026-12-03 下午")
+    assert chat.slots["booking_half"] == "下午" and chat.replies[-1]["buttons"][0]["payload"] == "2026-12-03 13:30"
 
 
 def test_a_policy_question_or_a_stop_is_let_go_and_a_name_is_not_taken_from_it():
