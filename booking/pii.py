@@ -27,8 +27,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from vetbot.config import data_dir
+from vetbot.settings import settings
 
-KEY_ENV = "VETBOT_PII_KEY"
 KEY_FILE = "pii.key"
 ID_NUMBER = re.compile(r"\d{17}[\dX]")
 PHONE = re.compile(r"1\d{10}")
@@ -61,7 +61,7 @@ def _key_file() -> Path:
 
 
 def pii_key() -> bytes:
-    text = os.environ.get(KEY_ENV) or _key_file().read_text()
+    text = settings().pii_key or _key_file().read_text()
     return text.strip().encode()
 
 

@@ -2,18 +2,19 @@
 HNSW above a configurable size."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+from vetbot.settings import settings
 
 HNSW_NEIGHBOURS = 32
 
 
 def ann_threshold() -> int:
     """Passage count above which an approximate (HNSW) index replaces the exact one."""
-    return int(os.environ.get("VETBOT_ANN_THRESHOLD", "50000"))
+    return settings().ann_threshold
 
 
 def build_index(vectors: np.ndarray, threshold: int | None = None) -> faiss.Index:

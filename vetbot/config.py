@@ -1,15 +1,16 @@
-"""Settings read from the environment, with embedded defaults for one machine."""
+"""Paths and values most modules need, from vetbot.settings (the one place settings are read)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from vetbot.settings import PROJECT_ROOT, settings
+
+__all__ = ["PROJECT_ROOT", "data_dir", "hotline", "redis_url", "subdir"]
 
 
 def data_dir() -> Path:
     """Where all runtime data lives (models, indexes, SQLite, logs): $VETBOT_DATA_DIR or ./var."""
-    path = Path(os.environ.get("VETBOT_DATA_DIR") or PROJECT_ROOT / "var")
+    path = settings().data_dir
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -22,8 +23,8 @@ def subdir(name: str) -> Path:
 
 def redis_url() -> str | None:
     """Optional Redis for multi-instance deployments; None means in-process / file defaults."""
-    return os.environ.get("VETBOT_REDIS_URL") or None
+    return settings().redis_url
 
 
 def hotline() -> str:
-    return os.environ.get("VETBOT_HOTLINE") or "12345（政务服务热线，请说转平湖市退役军人事务局）"
+    return settings().hotline

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import threading
 from typing import Any
@@ -15,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from knowledge.answer import compose, compose_full
 from knowledge.search import RELATED_MARGIN
 from knowledge.service import get_knowledge_base
+from vetbot.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -167,5 +167,5 @@ def _warm_up() -> None:
         log.warning("knowledge base not ready yet; it is loaded on the first question", exc_info=True)
 
 
-if os.environ.get("VETBOT_WARM_UP") == "1":  # set by the Procfile for the action server
+if settings().warm_up:  # set by the Procfile for the action server
     threading.Thread(target=_warm_up, name="kb-warm-up", daemon=True).start()

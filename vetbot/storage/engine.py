@@ -1,7 +1,6 @@
 """One engine per process, from one URL: $VETBOT_DATABASE_URL, default SQLite under the data dir."""
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator
@@ -11,12 +10,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from vetbot.config import data_dir
+from vetbot.settings import settings
 
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
 def database_url() -> str:
-    return os.environ.get("VETBOT_DATABASE_URL") or f"sqlite:///{data_dir() / 'vetbot.sqlite3'}"
+    data_dir()  # created if missing, for the default SQLite file
+    return settings().database_url
 
 
 def make_engine(url: str) -> Engine:
