@@ -61,8 +61,12 @@ class Service:
         return "村(社区)" in self.levels
 
     def checklist(self) -> str:
-        """The document checklist as read to the veteran."""
-        lines = [f"{i}. {doc}" for i, doc in enumerate(self.documents, 1)]
+        """The document checklist as read to the veteran (booking read-back and the policy
+        answers in knowledge/corpus/). Items end with ；/。 so the list still reads as
+        sentences when an answer joins its lines into one paragraph."""
+        last = len(self.documents)
+        lines = [f"{i}. {doc}{'。' if i == last else '；'}"
+                 for i, doc in enumerate(self.documents, 1)]
         if self.documents_note:
             lines.append(self.documents_note)
         return "\n".join(lines)

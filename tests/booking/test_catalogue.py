@@ -101,7 +101,7 @@ def test_capacity_default_and_override(catalogue):
 
 def test_checklist_reads_documents_in_order(catalogue):
     assert catalogue.service("tuiyi-baodao").checklist() == (
-        "1. 部队开具的退役证明\n2. 本人身份证\n户口簿、照片等其他材料各地要求不同，以通知为准。")
+        "1. 部队开具的退役证明；\n2. 本人身份证。\n户口簿、照片、介绍信等其他材料各地要求不同，以通知为准。")
 
 
 # --- validation: each broken file names the entry and the field ---------------------------------
