@@ -22,7 +22,8 @@ MODEL_DIR := $(VETBOT_DATA_DIR)/models
 MODEL     := $(MODEL_DIR)/vetbot.tar.gz
 KB_STAMP  := $(VETBOT_DATA_DIR)/kb/.built
 RASA_INPUTS := config.yml $(shell find bot/domain bot/data bot/dictionary -type f 2>/dev/null)
-KB_INPUTS   := $(shell find knowledge -name '*.md' -o -name '*.py' -o -name '*.yml' 2>/dev/null) bot/dictionary/userdict.txt
+KB_INPUTS   := $(shell find knowledge -name '*.md' -o -name '*.py' -o -name '*.yml' 2>/dev/null) bot/dictionary/userdict.txt \
+               booking/catalogue.yml booking/catalogue.py  # the document checklists come from the catalogue
 
 .PHONY: run test check lint mutation install migrate data model validate slow-tests test-stories test-nlu clean
 

@@ -58,8 +58,15 @@ def _rebuild(store, quiet: bool = False) -> None:
 def cmd_build(args) -> int:
     from knowledge.index import apply_repeals, open_store, sync_corpus
 
+    from booking.catalogue import CatalogueError
+    from knowledge.corpus import CorpusError
+
     store = open_store()
-    changed = sync_corpus(store)
+    try:
+        changed = sync_corpus(store)
+    except (CorpusError, CatalogueError) as error:  # a bad entry: its file and what is wrong
+        print(f"语料有误，索引没有更新：{error}", file=sys.stderr)
+        return 1
     repealed = apply_repeals(store)
     if not args.quiet:
         print(f"项目语料：{changed} 条有变化；废止状态更新：{repealed} 个文件")
