@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 import uuid
 from contextlib import suppress
@@ -37,6 +36,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.engine import Engine
 
+from vetbot.settings import settings
 from vetbot.storage import get_engine
 from wechat_adapter.api import (
     CUSTOMER_SERVICE_QUOTA,
@@ -238,7 +238,7 @@ def template_payload(item: OutboxItem) -> dict:
             key: value if isinstance(value, dict) else {"value": str(value)}
             for key, value in item.template_data.items()
         }
-    field_name = os.environ.get("WECHAT_NOTICE_FIELD") or "content"
+    field_name = settings().wechat_notice_field
     return {field_name: {"value": item.text}}
 
 

@@ -94,9 +94,11 @@ def test_menu_push_needs_credentials(capsys):
     assert "WECHAT_APP_ID" in capsys.readouterr().err
 
 
-def test_outbox_commands(fake, monkeypatch, capsys):
+def test_outbox_commands(fake, monkeypatch, capsys, tmp_path):
+    from tests.wechat.outbox_db import migrated_sqlite
     from wechat_adapter.outbox import Outbox, enqueue
 
+    monkeypatch.setenv("VETBOT_DATABASE_URL", f"sqlite:///{migrated_sqlite(tmp_path)}")
     monkeypatch.setenv("WECHAT_APP_ID", APP_ID)
     monkeypatch.setenv("WECHAT_APP_SECRET", APP_SECRET)
     monkeypatch.setenv("WECHAT_API_BASE_URL", fake.base_url)
