@@ -11,8 +11,9 @@ timed per veteran: each `create_booking` call in its own transaction (`session_s
 retries and the look-ups between them. Capacity defaults to the location's configured one (2),
 so 5 slots hold 10 seats for 20 veterans.
 
-Three runs per round, each on a fresh database (a SQLite file under a temp dir; a throwaway
-schema on PostgreSQL when --database-url or $VETBOT_TEST_DATABASE_URL is given, tested as well):
+Three runs per round, each on a fresh database (a SQLite file under a temp dir; PostgreSQL as
+well, in a throwaway schema, of --database-url / $VETBOT_TEST_DATABASE_URL or else of a throwaway
+local cluster (fsync off) when PostgreSQL's binaries are installed — see tests/booking/databases.py):
   - baseline: one veteran-thread makes the same 20 confirm steps one after the other;
   - threads: 20 threads, released together by a barrier;
   - processes: 20 spawned processes, released together by a barrier.

@@ -1,5 +1,5 @@
 """N requests racing for one slot of capacity k give exactly k bookings: real threads and real
-processes against the real database file (and PostgreSQL when $VETBOT_TEST_DATABASE_URL is set)."""
+processes against the real database file (and PostgreSQL, see tests/booking/databases.py)."""
 from __future__ import annotations
 
 import multiprocessing

@@ -1,6 +1,6 @@
 """Day-before reminders and staff-change notices (booking/reminders.py, booking/notices.py),
 routed by the channel the veteran booked on, against a real migrated database (SQLite;
-PostgreSQL too when $VETBOT_TEST_DATABASE_URL is set)."""
+PostgreSQL too, see tests/booking/databases.py)."""
 from __future__ import annotations
 
 import multiprocessing

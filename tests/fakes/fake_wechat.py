@@ -163,7 +163,8 @@ class FakeWeChat:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-wechat", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-wechat", daemon=True,
+                                        kwargs={"poll_interval": 0.05})  # stop() in 0.05 s, not 0.5
         self._thread.start()
         return self.base_url
 

@@ -1,6 +1,6 @@
 """Migrated databases for the outbox tests: SQLite always — a copy of one file migrated once per
 session, since an Alembic run per test would take most of the time — and PostgreSQL in a schema
-of its own when $VETBOT_TEST_DATABASE_URL is set (see tests/booking/databases.py)."""
+of its own whenever PostgreSQL is available (see tests/booking/databases.py)."""
 from __future__ import annotations
 
 import shutil

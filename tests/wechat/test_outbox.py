@@ -1,7 +1,7 @@
 """The notification outbox: durable across restarts, 48-hour aware, retried with backoff, and
 safe when a sender dies or stalls past its lease (tests/wechat/test_outbox_concurrency.py runs
 sender processes against one database). Every test runs on a migrated SQLite database, and on
-PostgreSQL too when $VETBOT_TEST_DATABASE_URL is set."""
+PostgreSQL too (see tests/booking/databases.py)."""
 from __future__ import annotations
 
 import asyncio

@@ -1,5 +1,5 @@
 """The outbox under real concurrency: sender processes on one database at the same time — SQLite,
-and PostgreSQL when $VETBOT_TEST_DATABASE_URL is set. (A sender stalled past its lease is in
+and PostgreSQL (see tests/booking/databases.py). (A sender stalled past its lease is in
 test_outbox.py.)"""
 from __future__ import annotations
 
