@@ -21,6 +21,9 @@ from booking.when import parse_when
 
 HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
 NAME_FORMAT = "请告诉我预约人的姓名，比如“王建国”。"
+# Not inside a longer run of digits: the 11 digits inside an ID number are not a mobile.
+MOBILE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86)?1\d{10}(?!\d)")
+ID_IN_TEXT = re.compile(r"(?<!\d)\d[\d\s\-]{15,22}[\dXx](?![\dXx])")
 QUESTION = re.compile("什么|怎么|如何|多少|哪些|吗|呢|能不能|可不可以|要不要|[?？]")
 NOT_A_NAME = re.compile("什么|怎么|多少|哪|吗|呢|要|带|办|能|可以|预约|材料|政策|算了|不约|不用|取消|人工|[?？0-9]")
 CONFIRM_WORDS = ("确认", "确定", "没问题", "可以", "对的", "好的", "是的", "对", "好", "行", "嗯")
@@ -208,14 +211,15 @@ def _time_buttons(starts: list[datetime]) -> list[dict]:
 # ---- who --------------------------------------------------------------------------------
 
 def read_name(text: str) -> Step:
-    name = re.sub(r"^(我叫|我是|叫|姓名是?|名字是?|预约人是?)", "", compact(text)).strip("。，,.！!")
+    said = re.sub(r"[\d\s+\-Xx]+", "", compact(text)).strip("。，,.！!")  # a number said with it
+    name = re.sub(r"^.*?(我叫|叫|我是|姓名是?|名字是?|预约人是?)", "", said)
     if 2 <= len(name) <= 6 and re.fullmatch(r"[\u4e00-\u9fff·]+", name) and not NOT_A_NAME.search(name):
         return Step({"booking_name": name})
     return Step()
 
 
 def read_phone(text: str) -> Step:
-    digits = re.search(r"(?:\+?86)?1\d{10}", re.sub(r"[\s\-－]", "", compact(text)))
+    digits = MOBILE_IN_TEXT.search(re.sub(r"[\s\-－]", "", compact(text)))
     try:
         phone = validate_mobile(digits.group() if digits else text)
     except InvalidIdentity as problem:
@@ -229,7 +233,7 @@ def sealed_phone(phone: str) -> dict:
 
 
 def read_id_number(text: str, at: datetime | None = None) -> Step:
-    found = re.search(r"\d[\d\s\-]{15,22}[\dXx]", compact(text))
+    found = ID_IN_TEXT.search(compact(text))
     try:
         number = validate_id_number(found.group() if found else text, (at or now()).date())
     except InvalidIdentity as problem:
@@ -313,7 +317,7 @@ def read_reference(text: str) -> str | None:
 
 
 def phone_in(text: str) -> str | None:
-    digits = re.search(r"1\d{10}", re.sub(r"[\s\-－]", "", compact(text)))
+    digits = MOBILE_IN_TEXT.search(re.sub(r"[\s\-－]", "", compact(text)))
     try:
         return validate_mobile(digits.group()) if digits else None
     except InvalidIdentity:

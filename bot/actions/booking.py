@@ -119,6 +119,9 @@ class ValidateBookingForm(Action):
             if not step.slots:  # the reader's own explanation, else the slot's format
                 return self._not_an_answer(dispatcher, tracker, (step.say or [dialogue.FORMATS[asked]])[0])
             values.update(step.slots)
+            for other in ("booking_phone", "booking_id"):  # 王建国 13857312345: both in one message
+                if other != asked and not slots.get(other):
+                    values.update(READERS[other](text).slots)
         elif asked == "booking_confirm":
             return _events(await self._confirm(dispatcher, tracker, text))
         if asked:

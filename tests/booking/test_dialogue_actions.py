@@ -133,6 +133,22 @@ def test_everything_said_at_once_skips_those_questions():
     assert chat.slots["booking_start"] == "2026-12-09T14:00+08:00"
 
 
+def test_name_and_phone_in_one_message_and_a_name_said_in_a_sentence():
+    chat = book_chat()
+    chat.say("帮我约带病回乡认定 新埭 下周三下午两点", "book_service")
+    chat.say(f"我姓王叫王建国 {PHONE}")
+    assert chat.requested == "booking_id" and chat.slots["booking_name"] == "王建国"
+    assert chat.slots["booking_phone"]["masked"] == "138****2345"
+
+
+def test_an_id_number_sent_for_the_phone_is_not_read_as_one():
+    chat = book_chat()
+    chat.say("帮我约带病回乡认定 新埭 下周三下午两点", "book_service")
+    chat.say("王建国")
+    chat.say(ID_NUMBER)
+    assert chat.requested == "booking_phone" and chat.text.startswith("手机号不对")
+
+
 def test_change_the_time_at_the_confirm_step():
     chat = book_chat()
     reach_confirm(chat)
