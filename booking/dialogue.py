@@ -80,6 +80,18 @@ def read_service(text: str) -> Step:
     return Step()
 
 
+def read_service_variant(text: str, current_id: str) -> Step:
+    """补办 said after 优待证 was taken: the other service of the same group, when that is clear."""
+    cat = catalogue()
+    group = cat.service(current_id).group
+    found = cat.find_service(group + re.sub(r"\s", "", text)) if group not in text else []
+    if len(found) != 1 or found[0].id == current_id or found[0].group != group:
+        return Step()
+    step = _service_chosen(found[0])
+    step.say.insert(0, f"好的，办的是{found[0].name}。")
+    return step
+
+
 def _service_chosen(service: Service) -> Step:
     step = Step({"booking_service": service.id, "booking_choices": None})
     places = catalogue().locations_for(service)

@@ -105,6 +105,8 @@ class ValidateBookingForm(Action):
             # what a veteran volunteers up front: 我要约评残 乍浦 下周三上午
             if asked == "booking_service" or not slots.get("booking_service"):
                 take(dialogue.read_service(text))
+            else:
+                take(dialogue.read_service_variant(text, slots["booking_service"]))
             if asked == "booking_location" or not slots.get("booking_location"):
                 take(dialogue.read_location(text, slots.get("booking_service")))
             if asked == "booking_start" or not slots.get("booking_start"):

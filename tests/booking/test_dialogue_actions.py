@@ -149,6 +149,15 @@ def test_an_id_number_sent_for_the_phone_is_not_read_as_one():
     assert chat.requested == "booking_phone" and chat.text.startswith("手机号不对")
 
 
+def test_the_other_service_of_the_group_said_later_replaces_the_first():
+    chat = book_chat()
+    chat.say("我爸要去办优待证 能不能帮他约个时间", "book_service")
+    assert chat.slots["booking_service"] == "youdaizheng-shenling" and chat.requested == "booking_location"
+    chat.say("补办")
+    assert chat.slots["booking_service"] == "youdaizheng-buban" and chat.requested == "booking_location"
+    assert chat.text.startswith("好的，办的是优待证补办")
+
+
 def test_change_the_time_at_the_confirm_step():
     chat = book_chat()
     reach_confirm(chat)
