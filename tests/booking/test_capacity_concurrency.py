@@ -6,25 +6,15 @@ import multiprocessing
 import threading
 from datetime import date, time
 
-import pytest
 from sqlalchemy import func, select
 
 from booking.models import Booking, Slot
 from booking.service import InvalidTransition, SlotFull, cancel, create_booking
-from tests.booking.databases import BACKENDS, fresh_database
 from vetbot.storage import get_engine, session_scope
 
 CAPACITY = 3
 THREADS = 12
 PROCESSES = 6
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request, tmp_path, monkeypatch):
-    monkeypatch.setenv("VETBOT_DATA_DIR", str(tmp_path))  # spawned processes inherit it
-    monkeypatch.setenv("VETBOT_PII_KEY", "test-key")
-    with fresh_database(request.param, tmp_path) as url:
-        yield url
 
 
 def book(session, n: int):

@@ -14,7 +14,7 @@ from booking.notices import CHANGED, REMINDER, notify_change, reminder_text
 from booking.reminders import queue_due_reminders
 from booking.service import cancel, create_booking, get_by_reference, reschedule, set_status
 from booking.staff_tasks import StaffTask, add_task
-from tests.booking.databases import BACKENDS, fresh_database
+from tests.booking.databases import fresh_database
 from vetbot.cli import main
 from vetbot.storage import get_engine, session_scope
 from wechat_adapter.models import OutboxMessage
@@ -28,14 +28,6 @@ OPENID = "oPinghuVeteran0001"
 def at(day: date, hour: int, minute: int = 0) -> datetime:
     """An instant given in Asia/Shanghai, handed over in UTC (as the channel's loop does)."""
     return datetime.combine(day, time(hour, minute), SHANGHAI).astimezone(timezone.utc)
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request, tmp_path, monkeypatch):
-    monkeypatch.setenv("VETBOT_DATA_DIR", str(tmp_path))  # spawned processes inherit it
-    monkeypatch.setenv("VETBOT_PII_KEY", "test-key")
-    with fresh_database(request.param, tmp_path) as url:
-        yield url
 
 
 def book(url: str, day: date, *, channel: str | None = "wechat", sender_id: str | None = OPENID,
