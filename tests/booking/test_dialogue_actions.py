@@ -13,7 +13,8 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions import booking as actions
+from bot.actions import booking as actions, booking_manage as manage
+from bot.actions.booking_common import MISSED_TWICE
 from booking import dialogue
 from booking.calendar import TZ
 from booking.models import Booking
@@ -26,8 +27,8 @@ NOW = datetime(2026, 12, 2, 10, 0, tzinfo=TZ)
 ID_NUMBER, PHONE = "330482196503121235", "13857312345"
 ASKERS = {"booking_service": actions.AskBookingService, "booking_location": actions.AskBookingLocation,
           "booking_start": actions.AskBookingStart, "booking_confirm": actions.AskBookingConfirm,
-          "manage_reference": actions.AskManageReference,
-          "reschedule_confirm": actions.AskRescheduleConfirm}
+          "manage_reference": manage.AskManageReference,
+          "reschedule_confirm": manage.AskRescheduleConfirm}
 
 
 @pytest.fixture(autouse=True)
@@ -176,7 +177,7 @@ def test_wrong_id_twice_explains_then_offers_a_person():
     chat.say("33048219650312")
     assert chat.requested == "booking_id" and chat.text.startswith("身份证号的位数或写法不对")
     chat.say("330482196503121236")
-    assert chat.text == actions.MISSED_TWICE
+    assert chat.text == MISSED_TWICE
     assert chat.replies[0]["buttons"] == [dialogue.HUMAN_BUTTON]
     chat.say(ID_NUMBER)
     assert chat.requested == "booking_confirm" and chat.slots["booking_misses"] == 0.0
@@ -237,16 +238,16 @@ def booked_reference() -> str:
 
 def test_look_up_by_reference_needs_the_phone_and_cancel_frees_the_seat():
     reference = booked_reference()
-    chat = Chat("booking_manage_form", actions.ValidateManageForm, {"manage_action": "cancel"}, sender="v2")
+    chat = Chat("booking_manage_form", manage.ValidateManageForm, {"manage_action": "cancel"}, sender="v2")
     chat.say(f"取消预约 {reference}", "cancel_booking")
     assert chat.requested == "manage_phone"
     chat.say("13900000000")
     assert chat.requested == "manage_phone" and "对不上" in chat.text
     chat.say(PHONE)
     assert chat.requested is None
-    chat.run(actions.ActionManageBooking)
+    chat.run(manage.ActionManageBooking)
     assert "确定要取消" in chat.text and reference in chat.text
-    chat.run(actions.ActionBookingCancel, "确定", "affirm")
+    chat.run(manage.ActionBookingCancel, "确定", "affirm")
     with session_scope() as session:
         booking = get_by_reference(session, reference)
         assert booking.status == CANCELLED and booking.slot.booked == 0
@@ -255,11 +256,11 @@ def test_look_up_by_reference_needs_the_phone_and_cancel_frees_the_seat():
 
 def test_look_up_by_phone_alone_and_reschedule():
     reference = booked_reference()
-    chat = Chat("booking_manage_form", actions.ValidateManageForm, {"manage_action": "reschedule"})
+    chat = Chat("booking_manage_form", manage.ValidateManageForm, {"manage_action": "reschedule"})
     chat.say(f"我手机{PHONE}", "reschedule_booking")
     assert chat.requested is None and chat.slots["manage_reference"] == reference
-    chat.run(actions.ActionManageBooking)
-    moved = Chat("booking_reschedule_form", actions.ValidateRescheduleForm, chat.slots)
+    chat.run(manage.ActionManageBooking)
+    moved = Chat("booking_reschedule_form", manage.ValidateRescheduleForm, chat.slots)
     moved.say("下周四上午十点")
     assert moved.requested == "reschedule_confirm" and "12月10日（星期四）上午10:00" in moved.text
     moved.say("确认", "affirm")
