@@ -18,6 +18,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from booking import dialogue
+from booking.calendar import NotBookable, check_slot
 from booking.dialogue import Step
 from booking.pii import ProtectedId, unseal
 from booking.service import SlotFull, create_booking, get_by_reference
@@ -40,6 +41,9 @@ class ValidateBookingForm(Action):
         asked = tracker.get_slot("requested_slot")
         text, slots = text_of(tracker), dict(tracker.slots)
         values: dict = {}
+        if asked is None:  # a new booking: nothing carried over from an earlier, unfinished one
+            values = {slot: None for slot in BOOKING_SLOTS if slots.get(slot) is not None}
+            slots.update(values)
 
         said_something = False
 
@@ -110,12 +114,16 @@ class ValidateBookingForm(Action):
         except SlotFull:
             dispatcher.utter_message(text="真不巧，这个时间刚刚被别人约走了，请换一个时间。")
             return {"booking_start": None, "booking_confirm": None}
+        except NotBookable as refusal:  # e.g. the time passed while the read-back waited
+            dispatcher.utter_message(text=str(refusal))
+            return {"booking_start": None, "booking_day": None, "booking_confirm": None}
         return {"booking_confirm": "yes", "booking_reference": reference}
 
 
 def _book(session, slots: dict, tracker: Tracker) -> str:
     start = datetime.fromisoformat(slots["booking_start"])
     location = dialogue.catalogue().location(slots["booking_location"])
+    check_slot(start, dialogue.now(), location.hours)
     booking = create_booking(
         session, service_code=slots["booking_service"], location_code=location.id,
         date=start.date(), start_time=start.time(), name=slots["booking_name"],

@@ -229,6 +229,26 @@ def test_slot_taken_by_someone_else_before_confirming_asks_for_another_time():
     assert "2026-12-09 09:00" not in [b["payload"] for b in chat.replies[-1]["buttons"]]
 
 
+def test_a_new_booking_carries_nothing_over_from_an_unfinished_one():
+    chat = book_chat()
+    reach_confirm(chat)  # then the veteran went away; the session ended, the slots stayed
+    chat.requested = None
+    chat.say("我要预约", "book_service")
+    assert chat.requested == "booking_service"
+    assert all(chat.slots.get(s) is None for s in ("booking_location", "booking_start", "booking_name",
+                                                   "booking_phone", "booking_id"))
+
+
+def test_a_time_that_passed_while_the_read_back_waited_is_not_booked(monkeypatch):
+    chat = book_chat()
+    reach_confirm(chat)
+    monkeypatch.setattr(dialogue, "now", lambda: datetime(2026, 12, 9, 9, 5, tzinfo=TZ))
+    chat.say("确认", "affirm")
+    assert chat.requested == "booking_start" and "已经过了" in chat.text
+    with session_scope() as session:
+        assert session.query(Booking).count() == 0
+
+
 def booked_reference() -> str:
     chat = book_chat()
     reach_confirm(chat)
