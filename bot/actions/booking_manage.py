@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 
 from booking import dialogue
+from booking.calendar import NotBookable, check_slot
 from booking.pii import unseal
 from booking.service import BOOKED, BookingError, SlotFull, cancel, find_by_phone, get_by_reference, reschedule
 from bot.actions.booking_common import (
@@ -176,12 +177,16 @@ class ValidateRescheduleForm(Action):
         start = datetime.fromisoformat(tracker.get_slot("booking_start"))
         location = dialogue.catalogue().location(tracker.get_slot("booking_location"))
         try:
+            check_slot(start, dialogue.now(), location.hours)
             await in_db(lambda s: reschedule(
                 s, tracker.get_slot("manage_reference"), date=start.date(), start_time=start.time(),
                 capacity=location.capacity_per_slot, actor=actor_of(tracker)))
         except SlotFull:
             dispatcher.utter_message(text="真不巧，这个时间刚刚被别人约走了，请换一个时间。")
             return {"booking_start": None, "reschedule_confirm": None}
+        except (NotBookable, BookingError) as refusal:  # the time passed; the booking was cancelled
+            dispatcher.utter_message(text=str(refusal))
+            return {"booking_start": None, "booking_day": None, "reschedule_confirm": None}
         return {"reschedule_confirm": "yes"}
 
 
