@@ -23,13 +23,20 @@ HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
 NAME_FORMAT = "请告诉我预约人的姓名，比如“王建国”。"
 # Not inside a longer run of digits: the 11 digits inside an ID number are not a mobile.
 MOBILE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86)?1\d{10}(?!\d)")
+SPOKEN_DIGITS = str.maketrans("零〇幺一二三四五六七八九", "001123456789")
 ID_IN_TEXT = re.compile(r"(?<!\d)\d[\d\s\-]{15,22}[\dXx](?![\dXx])")
 QUESTION = re.compile("什么|怎么|如何|多少|哪些|吗|呢|能不能|可不可以|要不要|[?？]")
-NOT_A_NAME = re.compile("什么|怎么|多少|哪|吗|呢|要|带|办|能|可以|预约|材料|政策|算了|不约|不用|取消|人工|[?？0-9]")
+NOT_A_NAME = re.compile("什么|怎么|多少|哪|吗|呢|要|带|办|能|可以|预约|材料|政策|算了|不约|不用|取消|人工|"
+                        "不想|不说|不告诉|不方便|保密|[?？0-9]")
+# Said before the name: filler, who it is for, 姓张 (张德胜): 嗯就是周国平 / 是我父亲徐根荣.
+NAME_LEAD_IN = re.compile(r"^(?:嗯|呃|啊|哦|那个|就是|这个|是|我|他|她|的|帮|给|替|本人|老兵|预约人|姓名|名字|叫|"
+                          r"爸爸?|妈妈?|父亲|母亲|老伴|爱人|儿子|女儿|丈夫|妻子|老公|老婆|姓(.)(?=\1))+")
 CONFIRM_WORDS = ("确认", "确定", "没问题", "可以", "对的", "好的", "是的", "对", "好", "行", "嗯")
+# Said around a yes (好的谢谢 / 确认预约 / 对的没问题): a reply of only these and CONFIRM_WORDS is a yes.
+AROUND_YES = ("预约", "无误", "就这样", "谢谢", "吧", "啊", "呀", "哦", "了")
 # What a change at the confirm step clears, so the form asks for it again.
 CHANGES = (
-    (("时间", "日期", "哪天", "几点", "上午", "下午", "改天"),
+    (("时间", "日期", "日子", "哪天", "几点", "上午", "下午", "改天"),
      ("booking_start", "booking_day", "booking_half")),
     (("地点", "地方", "服务站", "哪里办", "中心"), ("booking_location", "booking_start")),
     (("姓名", "名字"), ("booking_name",)),
@@ -224,14 +231,20 @@ def _time_buttons(starts: list[datetime]) -> list[dict]:
 
 def read_name(text: str) -> Step:
     said = re.sub(r"[\d\s+\-Xx]+", "", compact(text)).strip("。，,.！!")  # a number said with it
-    name = re.sub(r"^.*?(我叫|叫|我是|姓名是?|名字是?|预约人是?)", "", said)
+    name = NAME_LEAD_IN.sub("", re.sub(r"^.*(我叫|叫|我是|姓名是?|名字是?|预约人是?)", "", said))
     if 2 <= len(name) <= 6 and re.fullmatch(r"[\u4e00-\u9fff·]+", name) and not NOT_A_NAME.search(name):
         return Step({"booking_name": name})
     return Step()
 
 
+def _mobile_in(text: str) -> re.Match | None:
+    """一三八五七三… as voice input writes a number read aloud (幺 for 1) counts as digits."""
+    digits = compact(text).translate(SPOKEN_DIGITS)
+    return MOBILE_IN_TEXT.search(re.sub(r"[\-－]", "", digits))
+
+
 def read_phone(text: str) -> Step:
-    digits = MOBILE_IN_TEXT.search(re.sub(r"[\s\-－]", "", compact(text)))
+    digits = _mobile_in(text)
     try:
         phone = validate_mobile(digits.group() if digits else text)
     except InvalidIdentity as problem:
@@ -287,12 +300,13 @@ CONFIRM_BUTTONS = [{"title": "确认预约", "payload": "确认"}, {"title": "�
 def read_confirm(text: str) -> tuple[str, tuple[str, ...]]:
     """("yes", ()) / ("change", slots to ask again) / ("unclear", ())."""
     said = compact(text).strip("。！!，,")
-    if "改" in said or "换" in said:
+    if re.search("改|换|错|不对", said):  # 电话号码写错了 / 名字不对 name what to change too
         for words, slots in CHANGES:
             if any(w in said for w in words):
                 return "change", slots
         return "unclear", ()
-    if said in CONFIRM_WORDS or said.startswith(("确认", "确定")) or said == "1":
+    rest = re.sub("|".join(CONFIRM_WORDS + AROUND_YES), "", said)
+    if (said and not rest.strip("。！!，,~")) or said == "1":  # not 确定不了 / 不约了
         return "yes", ()
     return "unclear", ()
 
@@ -329,7 +343,7 @@ def read_reference(text: str) -> str | None:
 
 
 def phone_in(text: str) -> str | None:
-    digits = MOBILE_IN_TEXT.search(re.sub(r"[\s\-－]", "", compact(text)))
+    digits = _mobile_in(text)
     try:
         return validate_mobile(digits.group()) if digits else None
     except InvalidIdentity:
