@@ -1,4 +1,4 @@
-"""Dates and times said in everyday Chinese, e.g. 明天上午 / 下周三 / 12月5号 / 九点半 / 下午三点.
+"""Dates and times said in everyday Chinese, e.g. 明天上午 / 下周三 / 12月5号 / 月底 / 九点半 / 下午三点.
 
 parse_when(text, now) returns a When (a day, and a time or a half-day, each optional), None when
 the text names no date or time, or raises calendar.NotBookable with a short Chinese message when
@@ -30,6 +30,7 @@ NAMED_HOLIDAYS = ("春节", "过年", "大年", "除夕", "正月初", "元旦",
 
 ISO_DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?")
 MONTH_DAY = re.compile(rf"(明年|今年)?({NUM})月({NUM})[日号]")
+MONTH_END = re.compile(rf"(下个?)?({NUM})?月[底末]")  # 月底 / 12月底 / 下个月底: the month's last day
 DAY_ONLY = re.compile(rf"({NUM})[日号]")
 RELATIVE = re.compile("|".join(RELATIVE_DAYS))
 WEEKDAY = re.compile(r"(这个|下个|下下|这|本|下)?(?:周|星期|礼拜)([一二三四五六日天])")
@@ -87,6 +88,14 @@ def _day(text: str, today: date) -> tuple[date | None, str]:
         day = _date(year, month, dom)
         if which is None and day < today - timedelta(days=60):
             day = _date(year + 1, month, dom)  # "1月5号" said in December means next January
+    elif match := MONTH_END.search(text):
+        year, month = today.year, today.month
+        if match.group(2):
+            month = _number(match.group(2))
+            year += month < today.month
+        elif match.group(1):
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        day = _month_end(year, month)
     elif match := DAY_ONLY.search(text):
         dom = _number(match.group(1))
         year, month = today.year, today.month
@@ -106,6 +115,12 @@ def _day(text: str, today: date) -> tuple[date | None, str]:
     else:
         return None, text
     return day, text[:match.start()] + " " + text[match.end():]
+
+
+def _month_end(year: int, month: int) -> date:
+    if not 1 <= month <= 12:
+        raise NotBookable("invalid_date", f"没有{month}月，请再说一遍日期。")
+    return (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
 
 
 def _clock(text: str, half: str | None) -> time | None:
