@@ -80,6 +80,8 @@ def compact(text: str) -> str:
 def read_service(text: str) -> Step:
     """One service named: it; several (just 评残): the choices to offer; none: nothing."""
     found = catalogue().find_service(re.sub(r"\s", "", text))  # names have full-width （）
+    if len(found) > 1:
+        found = _told_apart(text, found) or found
     if len(found) == 1:
         return _service_chosen(found[0])
     if found:
@@ -92,11 +94,21 @@ def read_service_variant(text: str, current_id: str) -> Step:
     cat = catalogue()
     group = cat.service(current_id).group
     found = cat.find_service(group + re.sub(r"\s", "", text)) if group not in text else []
+    if len(found) != 1 and group not in text:  # 不是 是补办 / 是补办的: the word among other words
+        found = _told_apart(text, [s for s in cat.services if s.group == group])
     if len(found) != 1 or found[0].id == current_id or found[0].group != group:
         return Step()
     step = _service_chosen(found[0])
     step.say.insert(0, f"好的，办的是{found[0].name}。")
     return step
+
+
+def _told_apart(text: str, services: list[Service]) -> list[Service]:
+    """Those of one group's services whose own word, what the name adds to the group (评残（新办）:
+    新办, 优待证补办: 补办), is in the text: 评残新办 / 是补办的."""
+    said = compact(text)
+    words = {s: re.sub(r"[（）()]", "", s.name.replace(s.group, "")) for s in services}
+    return [s for s, word in words.items() if len(word) >= 2 and word in said]
 
 
 def _service_chosen(service: Service) -> Step:
