@@ -243,7 +243,7 @@ def _time_buttons(starts: list[datetime]) -> list[dict]:
 
 def read_name(text: str) -> Step:
     said = re.sub(r"[\d\s+\-Xx]+", "", compact(text)).strip("。，,.！!")  # a number said with it
-    name = NAME_LEAD_IN.sub("", re.sub(r"^.*(我叫|叫|我是|姓名是?|名字是?|预约人是?)", "", said))
+    name = NAME_LEAD_IN.sub("", re.sub(r"^.*?(我叫|叫|我是|姓名是?|名字是?|预约人是?)", "", said))
     if 2 <= len(name) <= 6 and re.fullmatch(r"[\u4e00-\u9fff·]+", name) and not NOT_A_NAME.search(name):
         return Step({"booking_name": name})
     return Step()
