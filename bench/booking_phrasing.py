@@ -63,7 +63,7 @@ def heard(row: dict, session) -> str:
             return _choices(slots["booking_choices"])
         return "refuse"
     if step == "location":
-        return dialogue.read_location(said, row.get("service", "pingcan-xinban")).slots.get(
+        return dialogue.read_location_answer(said, row.get("service", "pingcan-xinban")).slots.get(
             "booking_location", "refuse")
     if step == "when":
         return _when(dialogue.read_start(said, row.get("location", "centre"), day=row.get("day"),

@@ -25,6 +25,7 @@ NAME_FORMAT = "请告诉我预约人的姓名，比如“王建国”。"
 MOBILE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86)?1\d{10}(?!\d)")
 SPOKEN_DIGITS = str.maketrans("零〇幺一二三四五六七八九", "001123456789")
 ID_IN_TEXT = re.compile(r"(?<!\d)\d[\d\s\-]{15,22}[\dXx](?![\dXx])")
+ANY_PLACE = re.compile("随便|都行|都可以|无所谓|哪里都|你们定|你定")
 QUESTION = re.compile("什么|怎么|如何|多少|哪些|吗|呢|能不能|可不可以|要不要|[?？]")
 NOT_A_NAME = re.compile("什么|怎么|多少|哪|吗|呢|要|带|办|能|可以|预约|材料|政策|算了|不约|不用|取消|人工|"
                         "不想|不说|不告诉|不方便|保密|[?？0-9]")
@@ -142,6 +143,14 @@ def read_location(text: str, service_id: str | None) -> Step:
             return Step({"booking_location": centre.id},
                         [f"{place.name}不办{service.name}，给您约在{centre.name}。"])
     return Step({"booking_location": place.id})
+
+
+def read_location_answer(text: str, service_id: str | None) -> Step:
+    """The answer to "到哪里办？": a place, or 随便 / 都行 — then the centre, the default."""
+    step = read_location(text, service_id)
+    if not step and ANY_PLACE.search(compact(text)):
+        return Step({"booking_location": catalogue().centre.id})
+    return step
 
 
 def location_question(service_id: str | None) -> tuple[str, list[dict]]:

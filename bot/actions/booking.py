@@ -62,7 +62,9 @@ class ValidateBookingForm(Action):
                 take(dialogue.read_service(text))
             else:
                 take(dialogue.read_service_variant(text, slots["booking_service"]))
-            if asked == "booking_location" or not slots.get("booking_location"):
+            if asked == "booking_location":
+                take(dialogue.read_location_answer(text, slots.get("booking_service")))
+            elif not slots.get("booking_location"):
                 take(dialogue.read_location(text, slots.get("booking_service")))
             if asked == "booking_start" or not slots.get("booking_start"):
                 location = slots.get("booking_location") or dialogue.catalogue().centre.id
