@@ -267,3 +267,31 @@ def test_installed_command_lists_json_in_a_subprocess(db, tmp_path):
     assert [(b["reference"], b["phone"], b["id_number"]) for b in bookings] == [
         (db[k], f"138****567{i}", "330482********123X") for i, k in enumerate("abcd")]
     assert_no_clear_personal_data(result.stdout)
+
+
+def _working_days_ahead():
+    from datetime import datetime
+
+    from booking.calendar import TZ, bookable_days
+
+    today = datetime.now(TZ).date()
+    days = [d for d in bookable_days(today) if d > today]
+    if len(days) < 2:
+        pytest.skip("not enough bookable days in the window (next year's holidays not published)")
+    return days
+
+
+def test_move_by_staff_checks_the_calendar_and_tells_the_veteran(db, capsys):
+    a = db["a"]
+    day = _working_days_ahead()[1]
+    assert run(capsys, "move", a, day.isoformat(), "14:00", "--by", "王五") == (
+        0, f"已把预约 {a} 改到 {day.isoformat()} 14:00。操作人：王五\n"
+        "老兵不是在微信上预约的：已加入待电话通知列表（vetbot bookings calls）。\n", "")
+    with session_scope() as s:
+        assert (get_by_reference(s, a).date, get_by_reference(s, a).start_time) == (day, time(14))
+    # a time outside the office hours and a malformed date are refused, nothing changes
+    code, _, err = run(capsys, "move", a, day.isoformat(), "12:00", "--by", "王五")
+    assert code == 1 and "办理时间" in err
+    assert run(capsys, "move", a, "明天", "14:00", "--by", "王五")[0] == 2
+    with session_scope() as s:
+        assert get_by_reference(s, a).start_time == time(14)
