@@ -72,20 +72,34 @@ class ValidateBookingForm(Action):
                     text, location, day=slots.get("booking_day"), half=slots.get("booking_half"),
                     session=s)))
             if asked and not PROGRESS[asked] & values.keys() and not said_something:
+                if self._read_ahead(text, asked, slots, values):  # the mobile before the time
+                    kept = "、".join(n for k, n in (("booking_phone", "手机号"), ("booking_id", "身份证号"))
+                                    if values.get(k))
+                    dispatcher.utter_message(text=f"{kept}先记下了。")
+                    return events(values | {"booking_misses": 0.0})
                 return self._not_an_answer(dispatcher, tracker, dialogue.FORMATS[asked], values)
         elif asked in READERS:
             step = READERS[asked](text)
             if not step.slots:  # the reader's own explanation, else the slot's format
                 return self._not_an_answer(dispatcher, tracker, (step.say or [dialogue.FORMATS[asked]])[0])
             values.update(step.slots)
-            for other in ("booking_phone", "booking_id"):  # 王建国 13857312345: both in one message
-                if other != asked and not slots.get(other):
-                    values.update(READERS[other](text).slots)
+            self._read_ahead(text, asked, slots, values)  # 王建国 13857312345: both in one message
         elif asked == "booking_confirm":
             return events(await self._confirm(dispatcher, tracker, text))
         if asked:
             values["booking_misses"] = 0.0
         return events(values)
+
+    @staticmethod
+    def _read_ahead(text: str, asked: str, slots: dict, values: dict) -> bool:
+        """A mobile or ID number said before it was asked for is kept (they cannot be mistaken
+        for anything else); True when one was."""
+        found = {}
+        for other in ("booking_phone", "booking_id"):
+            if other != asked and not slots.get(other):
+                found |= READERS[other](text).slots
+        values.update(found)
+        return bool(found)
 
     @staticmethod
     def _not_an_answer(dispatcher, tracker: Tracker, explain: str, values: dict | None = None) -> list[dict]:

@@ -142,6 +142,20 @@ def test_name_and_phone_in_one_message_and_a_name_said_in_a_sentence():
     assert chat.slots["booking_phone"]["masked"] == "138****2345"
 
 
+def test_a_mobile_or_id_sent_before_it_is_asked_for_is_kept():
+    chat = book_chat()
+    chat.say("帮我约个带病回乡认定 我是新仓的 下周一上午", "book_service")
+    assert chat.requested == "booking_start"
+    chat.say(PHONE)
+    assert chat.requested == "booking_start" and chat.text.startswith("手机号先记下了。")
+    assert chat.slots["booking_phone"]["masked"] == "138****2345" and chat.slots["booking_misses"] == 0.0
+    chat.say(ID_NUMBER)
+    assert chat.text.startswith("身份证号先记下了。")
+    chat.say("九点")
+    chat.say("王建国")
+    assert chat.requested == "booking_confirm"
+
+
 def test_an_id_number_sent_for_the_phone_is_not_read_as_one():
     chat = book_chat()
     chat.say("帮我约带病回乡认定 新埭 下周三下午两点", "book_service")
