@@ -22,7 +22,7 @@ from booking.calendar import NotBookable, check_slot
 from booking.dialogue import Step
 from booking.pii import ProtectedId, unseal
 from booking.service import SlotFull, create_booking, get_by_reference
-from bot.actions.booking_common import (
+from bot.actions.form_common import (
     BOOKING_SLOTS, MANAGE_SLOTS, REDIRECTS, actor_of, events, in_db, intent_of, miss, say, text_of,
 )
 

@@ -12,7 +12,7 @@ from booking import dialogue
 from booking.calendar import NotBookable, check_slot
 from booking.pii import unseal
 from booking.service import BOOKED, BookingError, SlotFull, cancel, find_by_phone, get_by_reference, reschedule
-from bot.actions.booking_common import (
+from bot.actions.form_common import (
     BOOKING_SLOTS, REDIRECTS, actor_of, events, in_db, intent_of, miss, say, text_of,
 )
 

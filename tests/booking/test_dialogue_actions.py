@@ -14,7 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import booking as actions, booking_manage as manage
-from bot.actions.booking_common import MISSED_TWICE
+from bot.actions.form_common import MISSED_TWICE
 from booking import dialogue
 from booking.calendar import TZ
 from booking.models import Booking

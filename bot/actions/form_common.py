@@ -1,5 +1,5 @@
-"""What the booking actions share: reading the tracker, the database off the event loop, a
-wrong answer explained once and then a person offered, the slots each flow owns."""
+"""What the form actions (booking, appeals) share: reading the tracker, the database off the event
+loop, a wrong answer explained once and then a person offered, the slots each flow owns."""
 from __future__ import annotations
 
 import asyncio
@@ -48,14 +48,16 @@ def say(dispatcher: CollectingDispatcher, step: Step) -> None:
         dispatcher.utter_message(text=text, buttons=step.buttons if last else [])
 
 
-def miss(dispatcher: CollectingDispatcher, tracker: Tracker, explain: str) -> dict:
-    """A wrong answer: explain the format once; the second time in a row, offer a person."""
-    misses = int(tracker.get_slot("booking_misses") or 0) + 1
+def miss(dispatcher: CollectingDispatcher, tracker: Tracker, explain: str,
+         counter: str = "booking_misses") -> dict:
+    """A wrong answer: explain the format once; the second time in a row, offer a person.
+    `counter` is the slot counting misses in a row for this form."""
+    misses = int(tracker.get_slot(counter) or 0) + 1
     if misses >= 2:
         dispatcher.utter_message(text=MISSED_TWICE, buttons=[HUMAN_BUTTON])
     else:
         dispatcher.utter_message(text=explain)
-    return {"booking_misses": float(misses)}
+    return {counter: float(misses)}
 
 
 def events(values: dict) -> list[dict]:
