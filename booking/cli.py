@@ -22,7 +22,7 @@ from booking.models import ARRIVED, DONE, NO_SHOW, STATUSES
 from booking.service import STATUS_LABELS
 
 STAFF_STATUSES = (ARRIVED, DONE, NO_SHOW)  # `bookings status`; cancelling has its own command
-TASK_KINDS = {"booking_reminder": "预约提醒", "booking_changed": "预约变更"}
+TASK_KINDS = {"booking_reminder": "预约提醒", "booking_changed": "预约变更"}  # `bookings calls` lists these
 CSV_HEADER = ["预约号", "日期", "时间", "地点", "事项", "姓名", "手机", "身份证号", "状态", "渠道",
               "预约提交时间"]
 
@@ -153,11 +153,12 @@ def cmd_move(args: argparse.Namespace) -> int:
 
 def _notify_change(session, booking) -> str:
     """Tell the veteran about a staff change (booking.notices); what was done, for staff."""
-    from booking.notices import WECHAT, notify_change
+    from booking.notices import notify_change
+    from vetbot.notify import reaches_on_wechat
 
     if not notify_change(session, booking):
         return "无需通知老兵。"
-    if booking.channel == WECHAT and booking.sender_id:
+    if reaches_on_wechat(booking.channel, booking.sender_id):
         return "已通过微信通知老兵。"
     return "老兵不是在微信上预约的：已加入待电话通知列表（vetbot bookings calls）。"
 
@@ -184,24 +185,24 @@ def cmd_calls(args: argparse.Namespace) -> int:
 
 def _calls(args: argparse.Namespace) -> None:
     from booking.service import get_by_reference
-    from booking.staff_tasks import mark_done, open_tasks
+    from vetbot.staff_tasks import mark_done, open_tasks
 
     with _session() as session:
         if args.done is not None:
-            if not mark_done(session, args.done, by=_staff(args.by or "")):
+            if not mark_done(session, args.done, by=_staff(args.by or ""), kinds=TASK_KINDS):
                 raise Refusal(f"没有待办的第 {args.done} 条（已登记过，或编号不对）。")
             print(f"第 {args.done} 条已登记为已通知。操作人：{args.by}")
             return
         if args.by is not None:
             raise Refusal("--by 要和 --done 一起用。")
-        tasks = open_tasks(session)
+        tasks = open_tasks(session, kinds=TASK_KINDS)
         if not tasks:
             print("没有待电话通知的老兵。")
             return
         for task in tasks:
-            booking = get_by_reference(session, task.booking_reference)
-            print(f"[{task.id}] {_local(task.created_at)}  {TASK_KINDS.get(task.kind, task.kind)}  "
-                  f"预约号 {task.booking_reference}  {booking.name}  {booking.phone_masked}")
+            booking = get_by_reference(session, task.reference)
+            print(f"[{task.id}] {_local(task.created_at)}  {TASK_KINDS[task.kind]}  "
+                  f"预约号 {task.reference}  {booking.name}  {booking.phone_masked}")
             print("    " + task.text.replace("\n", "\n    "))
         print(f"共 {len(tasks)} 条。完整手机号：vetbot bookings show 预约号；"
               "通知后：vetbot bookings calls --done 编号 --by 姓名")

@@ -1,46 +1,26 @@
-"""Notices to veterans about their bookings, through the channel they booked on: WeChat → the
-outbox (sent by customer-service or template message, retried); any other channel, or none (a
-booking staff made on the phone) → a staff task, for someone to phone the veteran.
-
-Each notice has a dedupe key: queued once however often, and by however many processes, it is
-asked for. Everything is written in the caller's transaction, so a notice exists exactly when the
-change it reports was committed."""
+"""Notices to veterans about their bookings, through the channel they booked on (vetbot.notify:
+WeChat → the outbox; any other channel, or a booking staff made on the phone → a staff task, for
+someone to phone the veteran), once per dedupe key, in the caller's transaction."""
 from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from booking.calendar import day_label
 from booking.models import CANCELLED, Booking
-from booking.staff_tasks import StaffTask, add_task
-from wechat_adapter.models import OutboxMessage, insert_message
+from vetbot import notify
 
-WECHAT = "wechat"  # Booking.channel of a booking made on the 公众号 (wechat_adapter.turns.CHANNEL_NAME)
 REMINDER, CHANGED = "booking_reminder", "booking_changed"
 CANCEL_HINT = "不能来的话，请回复“取消预约”。"
 
 
 def send_notice(session: Session, booking: Booking, kind: str, text: str, dedupe_key: str) -> bool:
-    """Queue the notice on the booking's channel; True if it was new."""
-    if booking.channel == WECHAT and booking.sender_id:
-        _, added = insert_message(session.connection(), booking.sender_id, text, kind,
-                                  dedupe_key=dedupe_key)
-        return added
-    return add_task(session, kind=kind, booking_reference=booking.reference, text=text,
-                    dedupe_key=dedupe_key)
-
-
-def queued_keys(session: Session, keys: list[str]) -> set[str]:
-    """Which of these dedupe keys are already in the outbox or the staff tasks."""
-    if not keys:
-        return set()
-    found = set(session.execute(select(OutboxMessage.dedupe_key)
-                                .where(OutboxMessage.dedupe_key.in_(keys))).scalars())
-    return found | set(session.execute(select(StaffTask.dedupe_key)
-                                       .where(StaffTask.dedupe_key.in_(keys))).scalars())
+    """Queue the notice on the booking's channel (vetbot.notify); True if it was new."""
+    return notify.send_notice(session, channel=booking.channel, sender_id=booking.sender_id,
+                              reference=booking.reference, kind=kind, text=text,
+                              dedupe_key=dedupe_key)
 
 
 def reminder_text(booking: Booking) -> str:

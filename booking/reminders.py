@@ -16,8 +16,9 @@ from sqlalchemy.engine import Engine
 
 from booking.calendar import TZ
 from booking.models import BOOKED
-from booking.notices import REMINDER, queued_keys, reminder_text, send_notice
+from booking.notices import REMINDER, reminder_text, send_notice
 from booking.service import list_bookings
+from vetbot.notify import queued_keys
 from vetbot.storage import session_scope
 
 REMIND_FROM = time(9, 0)  # local time of day from which the day-before reminders go out

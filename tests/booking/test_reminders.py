@@ -13,7 +13,7 @@ from booking.catalogue import load_catalogue
 from booking.notices import CHANGED, REMINDER, notify_change, reminder_text
 from booking.reminders import queue_due_reminders
 from booking.service import cancel, create_booking, get_by_reference, reschedule, set_status
-from booking.staff_tasks import StaffTask, add_task
+from vetbot.staff_tasks import StaffTask, add_task
 from tests.booking.databases import fresh_database
 from vetbot.cli import main
 from vetbot.storage import get_engine, session_scope
@@ -49,7 +49,7 @@ def outbox_rows(url: str) -> list[tuple]:
 def tasks(url: str) -> list[tuple]:
     with session_scope(get_engine(url)) as s:
         return [tuple(r) for r in s.execute(select(
-            StaffTask.kind, StaffTask.booking_reference, StaffTask.dedupe_key, StaffTask.text
+            StaffTask.kind, StaffTask.reference, StaffTask.dedupe_key, StaffTask.text
         ).order_by(StaffTask.id))]
 
 
@@ -197,8 +197,8 @@ def test_a_reschedule_by_staff_is_told_to_the_veteran_by_phone_if_not_on_wechat(
 def test_a_staff_task_is_added_once_per_key(url):
     reference = book(url, THU, channel="rest", sender_id="u1")
     with session_scope(get_engine(url)) as s:
-        assert add_task(s, kind=CHANGED, booking_reference=reference, text="请回电", dedupe_key="k1") is True
-        assert add_task(s, kind=REMINDER, booking_reference=reference, text="别的", dedupe_key="k1") is False
+        assert add_task(s, kind=CHANGED, reference=reference, text="请回电", dedupe_key="k1") is True
+        assert add_task(s, kind=REMINDER, reference=reference, text="别的", dedupe_key="k1") is False
     assert tasks(url) == [(CHANGED, reference, "k1", "请回电")]
 
 
