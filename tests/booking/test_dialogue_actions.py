@@ -3,15 +3,10 @@ the first empty required slot), against a real migrated SQLite database and a fi
 The policy side (which action follows which intent) is in tests/stories/test_booking_stories.yml."""
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import date, datetime, time
-from pathlib import Path
 
 import pytest
-import yaml
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import booking as actions, booking_manage as manage
 from bot.actions.form_common import MISSED_TWICE
@@ -20,9 +15,9 @@ from booking.calendar import TZ
 from booking.models import Booking
 from booking.service import CANCELLED, create_booking, get_by_reference
 from tests.booking.databases import fresh_database
+from tests.support.form_chat import Chat as FormChat
 from vetbot.storage import session_scope
 
-DOMAIN = yaml.safe_load((Path(__file__).parents[2] / "bot/domain/booking.yml").read_text())
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=TZ)
 ID_NUMBER, PHONE = "330482196503121235", "13857312345"
 ASKERS = {"booking_service": actions.AskBookingService, "booking_location": actions.AskBookingLocation,
@@ -41,53 +36,15 @@ def database(tmp_path, monkeypatch):
         yield
 
 
-class Chat:
-    """One veteran's conversation through one form: slots kept between turns, replies collected."""
-
-    def __init__(self, form: str, validator, slots: dict | None = None, sender: str = "v1"):
-        self.form, self.validator, self.sender = form, validator, sender
-        self.required = DOMAIN["forms"][form]["required_slots"]
-        self.slots: dict = dict(slots or {})
-        self.requested: str | None = None
-        self.replies: list[dict] = []
-
-    def tracker(self, text: str, intent: str) -> Tracker:
-        return Tracker(self.sender, self.slots | {"requested_slot": self.requested},
-                       {"text": text, "intent": {"name": intent}, "entities": []},
-                       [{"event": "user", "text": text, "input_channel": "rest"}], False, None,
-                       {"name": self.form}, "action_listen")
-
-    def run(self, action, text: str = "", intent: str = "inform") -> list[dict]:
-        dispatcher = CollectingDispatcher()
-        events = asyncio.run(action().run(dispatcher, self.tracker(text, intent), {}))
-        self.replies = dispatcher.messages
-        for event in events:
-            if event["event"] == "slot":
-                self.slots[event["name"]] = event["value"]
-        return events
-
-    def say(self, text: str, intent: str = "inform") -> bool:
-        """One turn; False when the form lets go of the message (the rules answer it)."""
-        if not self.run(self.validator, text, intent) and self.requested is not None:
-            return False
-        told = self.replies
-        self.requested = next((s for s in self.required if self.slots.get(s) is None), None)
-        if self.requested in ASKERS:
-            self.run(ASKERS[self.requested])
-            told = told + self.replies
-        self.replies = told
-        return True
-
-    @property
-    def text(self) -> str:
-        return "\n".join(m.get("text") or "" for m in self.replies)
+def Chat(form: str, validator, slots: dict | None = None, sender: str = "v1") -> FormChat:
+    return FormChat("booking.yml", form, validator, ASKERS, slots, sender)
 
 
-def book_chat() -> Chat:
+def book_chat() -> FormChat:
     return Chat("booking_form", actions.ValidateBookingForm)
 
 
-def reach_confirm(chat: Chat) -> None:
+def reach_confirm(chat: FormChat) -> None:
     chat.say("我想预约评残", "book_service")
     assert chat.requested == "booking_service"
     assert [b["title"] for b in chat.replies[-1]["buttons"]] == ["评残（新办）", "评残（补办）", "评残（调整等级）"]
