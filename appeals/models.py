@@ -36,11 +36,19 @@ class Appeal(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
-    events = relationship("AppealEvent", order_by="AppealEvent.id", back_populates="appeal")
+    events = relationship("AppealEvent", order_by="AppealEvent.id", back_populates="appeal",
+                          lazy="selectin")  # read with the appeal: status_text, show, stats
 
     @property
     def phone_masked(self) -> str:
         return mask_phone(self.phone)
+
+    @property
+    def closed(self) -> bool:
+        """In a final state of the workflow (已办结): nothing more can be added."""
+        from appeals.workflow import load_workflow
+
+        return load_workflow().final(self.status)
 
     def __repr__(self) -> str:
         return f"Appeal({self.reference} {self.status} {self.category} phone={self.phone_masked})"

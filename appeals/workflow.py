@@ -46,6 +46,8 @@ class State:
     label: str
     told: str  # what the veteran is told, with {days} / {assignee}
     deadlines: dict  # category id or "default" → working days; empty: no deadline
+    tell: bool  # a step by staff into this state is told to the veteran
+    ask: str  # asked in that notice ("" for nothing)
 
     def days(self, category: str) -> int | None:
         return self.deadlines.get(category, self.deadlines.get("default"))
@@ -66,6 +68,7 @@ class Workflow:
     categories: tuple[Category, ...]
     roles: dict  # id → label
     initial: str
+    follow_up_state: str  # 回访: leaving it for a final state is "satisfied", else "not satisfied"
     states: dict  # id → State, in the file's order
     transitions: tuple[Transition, ...]
     extension_roles: tuple[str, ...]
@@ -129,13 +132,16 @@ def load_workflow(path: Path = WORKFLOW_FILE) -> Workflow:
     initial = data.get("initial")
     if initial not in states:
         raise WorkflowError(f"{where}: initial “{initial}”不是已定义的状态")
+    follow_up = data.get("follow_up_state")
+    if follow_up not in states:
+        raise WorkflowError(f"{where}: follow_up_state “{follow_up}”不是已定义的状态")
     extension = data.get("extension") or {}
     extension_roles = _role_list(f"{where}: extension.approver_roles", extension.get("approver_roles"), roles)
     max_days = extension.get("max_days")
     if not isinstance(max_days, int) or isinstance(max_days, bool) or max_days < 1:
         raise WorkflowError(f"{where}: extension.max_days 应是正整数")
-    workflow = Workflow(tuple(categories), dict(roles), initial, states, tuple(transitions),
-                        extension_roles, max_days)
+    workflow = Workflow(tuple(categories), dict(roles), initial, follow_up, states,
+                        tuple(transitions), extension_roles, max_days)
     _check_reachable(where, workflow)
     return workflow
 
@@ -181,7 +187,13 @@ def _states(where: str, raw, category_ids: set[str]) -> dict[str, State]:
                 raise WorkflowError(f"{here}: deadline {key} 应是正整数（工作日）")
         if "{days}" in told and not deadlines:
             raise WorkflowError(f"{here}: told 用了 {{days}}，但没有 deadline")
-        states[state_id] = State(state_id, label.strip(), told.strip(), dict(deadlines))
+        tell, ask = entry.get("tell", False), entry.get("ask", "")
+        if not isinstance(tell, bool):
+            raise WorkflowError(f"{here}: tell 应是 true 或 false")
+        if not isinstance(ask, str) or (ask and not tell):
+            raise WorkflowError(f"{here}: ask 应是文字，且只用于 tell 为 true 的状态")
+        states[state_id] = State(state_id, label.strip(), told.strip(), dict(deadlines), tell,
+                                 ask.strip())
     return states
 
 
