@@ -1,0 +1,131 @@
+"""The appeal actions driven turn by turn as Rasa's form loop drives them, against a real migrated
+SQLite database. The policy side (which action follows which intent) is in
+tests/stories/test_appeal_stories.yml; the whole stack in tests/appeals/test_appeal_rest.py."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from appeals import service
+from appeals.models import Appeal
+from bot.actions import appeals as actions
+from tests.booking.databases import fresh_database
+from tests.support.form_chat import Chat
+from vetbot.config import hotline
+from vetbot.storage import session_scope
+
+PHONE = "13857312345"
+ASKERS = {"appeal_description": actions.AskAppealDescription, "appeal_category": actions.AskAppealCategory,
+          "appeal_confirm": actions.AskAppealConfirm, "appeal_lookup": actions.AskAppealLookup}
+
+
+@pytest.fixture(autouse=True)
+def database(tmp_path, monkeypatch):
+    monkeypatch.setenv("VETBOT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("VETBOT_PII_KEY", raising=False)
+    with fresh_database("sqlite", tmp_path) as url:
+        monkeypatch.setenv("VETBOT_DATABASE_URL", url)
+        yield
+
+
+def appeal_chat(sender: str = "v1") -> Chat:
+    return Chat("appeals.yml", "appeal_form", actions.ValidateAppealForm, ASKERS, sender=sender)
+
+
+def fill(chat: Chat, matter: str, *, category: str = "待遇落实", visit: str = "不用上门") -> None:
+    chat.say(matter, "file_appeal")
+    chat.say(category)
+    chat.say("王建国")
+    chat.say(PHONE)
+    chat.say("乍浦镇 雅山村")
+    chat.say(visit)
+    assert chat.requested == "appeal_confirm"
+
+
+def test_file_an_appeal_from_the_first_message_to_the_ticket():
+    chat = appeal_chat()
+    chat.say("义务兵家庭优待金到现在还没发", "file_appeal")
+    assert chat.requested == "appeal_category"
+    assert chat.replies[-1]["buttons"][0]["title"] == "待遇落实"
+    fill(chat, "义务兵家庭优待金到现在还没发")
+    assert "138****2345" in chat.text and PHONE not in json.dumps(chat.slots)
+    chat.say("确认", "affirm")
+    assert chat.requested is None
+    reference = chat.slots["appeal_reference"]
+    with session_scope() as session:
+        appeal = service.get_by_reference(session, reference, phone=PHONE)
+        assert (appeal.category, appeal.town, appeal.visit_wanted) == ("daiyu", "乍浦镇雅山村", False)
+        assert appeal.description.startswith("义务兵家庭优待金")
+    chat.run(actions.ActionAppealDone)
+    assert chat.text.startswith(f"已经登记好了，诉求编号：{reference}") and "工作日" in chat.text
+
+
+def test_a_bare_request_asks_for_the_matter_and_more_messages_add_to_it():
+    chat = appeal_chat()
+    chat.say("我要反映个问题", "file_appeal")
+    assert chat.requested == "appeal_description"
+    chat.say("村里不给我评困难户")
+    assert chat.requested == "appeal_category"
+    chat.say("家里老伴瘫痪在床 我一个人照顾 一个月就一千多块钱")  # more of the matter, not a category
+    assert chat.requested == "appeal_category"
+    assert chat.slots["appeal_description"] == "村里不给我评困难户\n家里老伴瘫痪在床 我一个人照顾 一个月就一千多块钱"
+    chat.say("生活困难")
+    assert chat.slots["appeal_category"] == "kunnan" and chat.requested == "appeal_name"
+
+
+def test_danger_is_answered_at_once_with_the_hotline_and_the_ticket_is_urgent():
+    chat = appeal_chat()
+    chat.say("我要反映 家里过不下去了 真的不想活了", "file_appeal")
+    assert hotline() in chat.text and "110" in chat.text
+    assert chat.slots["appeal_urgent"]
+    fill(chat, "我要反映 家里过不下去了 真的不想活了", category="生活困难", visit="需要上门")
+    chat.say("确认", "affirm")
+    with session_scope() as session:
+        appeal = service.get_by_reference(session, chat.slots["appeal_reference"])
+        assert appeal.urgent
+
+
+def test_the_same_appeal_confirmed_twice_is_one_ticket():
+    first, second = appeal_chat("v7"), appeal_chat("v7")
+    for chat in (first, second):
+        fill(chat, "安置单位一直不给我安排工作")
+        chat.say("确认", "affirm")
+    assert first.slots["appeal_reference"] == second.slots["appeal_reference"]
+    with session_scope() as session:
+        assert session.query(Appeal).count() == 1
+
+
+def test_stop_and_policy_questions_are_let_go_but_no_visit_is_an_answer():
+    chat = appeal_chat()
+    fill(chat, "服务站态度不好")
+    chat.say("改一下上门")
+    assert chat.requested == "appeal_visit"
+    assert chat.say("不用了", "deny") is True and chat.slots["appeal_visit"] is False
+    chat.say("改名字")
+    assert chat.say("困难帮扶有什么条件？", "ask_policy") is False
+    assert chat.say("算了 不反映了", "deny") is False
+    with session_scope() as session:
+        assert session.query(Appeal).count() == 0
+
+
+def test_status_by_number_needs_the_phone_then_an_addition_is_kept():
+    chat = appeal_chat()
+    fill(chat, "优待证去景区人家不认")
+    chat.say("确认", "affirm")
+    reference = chat.slots["appeal_reference"]
+    status = Chat("appeals.yml", "appeal_status_form", actions.ValidateAppealLookup, ASKERS, sender="v2")
+    status.say(f"查一下诉求 {reference}", "check_appeal")
+    assert status.requested == "appeal_lookup" and "手机号" in status.text
+    status.say("13900000000")
+    assert status.requested == "appeal_lookup" and "对不上" in status.text
+    status.say(PHONE)
+    assert status.requested is None
+    status.run(actions.ActionAppealStatus)
+    assert status.text.startswith(f"诉求{reference}：已受理")
+    add = Chat("appeals.yml", "appeal_add_form", actions.ValidateAppealAdd, ASKERS, status.slots, sender="v2")
+    add.say("我要补充情况", "add_to_appeal")
+    assert add.requested == "appeal_addition"
+    add.say("今天又去了一次 还是不认")
+    add.run(actions.ActionAppealAdded)
+    assert add.text == f"已经补充到诉求{reference}里了，工作人员会看到。"

@@ -1,0 +1,95 @@
+"""End to end over REST, as a veteran: file an appeal about 义务兵家庭优待金 not paid, ask where it
+stands, add to it; the same appeal sent again is the same ticket; danger in the words gets the
+hotline at once and an urgent ticket. Staff see it in `vetbot appeals list --json`."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import start_stack
+from vetbot.config import hotline
+
+pytestmark = pytest.mark.stack
+PHONE = "13857312345"
+VETBOT = Path(sys.executable).parent / "vetbot"
+MATTER = "我儿子去年当的兵 义务兵家庭优待金到现在一分钱都没发 村里说不归他们管"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with start_stack() as running:
+        yield running
+
+
+def texts(replies: list[dict]) -> str:
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def listed(stack, *flags) -> list[dict]:
+    out = subprocess.run([str(VETBOT), "appeals", "list", "--json", *flags], env=stack.env,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def file(stack, me: str, matter: str) -> str:
+    """One whole conversation; the reply to the confirmation."""
+    stack.say(me, matter)
+    for answer in ("就业创业", "王建国", PHONE, "新埭镇 鱼圻塘村", "不用上门"):
+        stack.say(me, answer)
+    return texts(stack.say(me, "确认"))
+
+
+def test_file_ask_status_and_add(stack):
+    me = "rest-appeal-1"
+    first = texts(stack.say(me, MATTER))
+    assert "待遇落实" in first  # the category proposed from the words
+    stack.say(me, "待遇落实")
+    assert "手机号" in texts(stack.say(me, "王建国"))
+    stack.say(me, PHONE)
+    assert "上门" in texts(stack.say(me, "新埭镇 鱼圻塘村"))
+    read_back = texts(stack.say(me, "不用上门"))
+    assert "优待金" in read_back and "138****2345" in read_back
+    done = texts(stack.say(me, "确认"))
+    assert "诉求编号：" in done and "工作日" in done
+    reference = done.split("诉求编号：")[1][:7]
+
+    mine = [a for a in listed(stack) if a["reference"] == reference]
+    assert len(mine) == 1 and mine[0]["category"] in ("daiyu", "待遇落实")
+    assert PHONE not in json.dumps(mine)
+
+    # the confirmation delivered again changes nothing
+    stack.say(me, "确认")
+    assert [a["reference"] for a in listed(stack)].count(reference) == 1
+
+    # another conversation asks where it stands: the number, then the phone as the check
+    other = "rest-appeal-2"
+    assert "手机号" in texts(stack.say(other, f"查一下诉求 {reference}"))
+    status = texts(stack.say(other, PHONE))
+    assert reference in status and "已受理" in status and "前" in status
+    assert "记到您的诉求" in texts(stack.say(other, "我要补充情况"))
+    assert reference in texts(stack.say(other, "村里又说要等通知 一直拖着"))
+
+
+def test_the_same_appeal_filed_twice_the_same_day_is_one_ticket(stack):
+    me = "rest-appeal-3"
+    first = file(stack, me, "安置单位一直不给我安排工作 我退伍两年了")
+    second = file(stack, me, "安置单位一直不给我安排工作 我退伍两年了")
+    reference = first.split("诉求编号：")[1][:7]
+    assert second.split("诉求编号：")[1][:7] == reference
+    assert [a["reference"] for a in listed(stack)].count(reference) == 1
+
+
+def test_danger_gets_the_hotline_at_once_and_an_urgent_ticket(stack):
+    me = "rest-appeal-4"
+    first = texts(stack.say(me, "我要反映 家里实在过不下去了 我真的不想活了"))
+    assert hotline() in first and "110" in first
+    stack.say(me, "生活困难")
+    for answer in ("李秀英", "13958312346", "广陈镇", "需要上门"):
+        stack.say(me, answer)
+    done = texts(stack.say(me, "确认"))
+    reference = done.split("诉求编号：")[1][:7]
+    assert reference in [a["reference"] for a in listed(stack, "--urgent")]
