@@ -49,8 +49,8 @@ def _is_stop(text: str, tracker: Tracker) -> bool:
     return intent_of(tracker) in ("deny", "cancel_booking") and any(w in said for w in STOP_WORDS)
 
 
-def _with_part(dispatcher, tracker: Tracker, text: str) -> dict:
-    """Add a message to the description; danger in it is answered at once."""
+async def _with_part(dispatcher, tracker: Tracker, text: str) -> dict:
+    """Add a message to the description; danger in it is answered at once, and staff alerted."""
     parts = talk.add_part(tracker.get_slot("appeal_parts"), text)
     values = {"appeal_parts": parts, "appeal_description": talk.description_of(parts)}
     known = list(tracker.get_slot("appeal_urgent") or [])
@@ -58,6 +58,9 @@ def _with_part(dispatcher, tracker: Tracker, text: str) -> dict:
     if found:
         if not known:
             dispatcher.utter_message(text=talk.urgent_reply())
+        await in_db(lambda s: talk.alert_staff_now(
+            s, channel=tracker.get_latest_input_channel(), sender_id=tracker.sender_id, text=text,
+            signals=found, day=datetime.now(TZ).date()))
         values["appeal_urgent"] = known + found
     return values
 
@@ -71,12 +74,12 @@ class ValidateAppealForm(Action):
         if asked is None:  # a new appeal: nothing carried over; the first message may be the matter
             values = {slot: None for slot in APPEAL_SLOTS if tracker.get_slot(slot) is not None}
             if talk.is_substantive(text):
-                values |= _with_part(dispatcher, tracker, text)
+                values |= await _with_part(dispatcher, tracker, text)
             return events(values)
         if _is_stop(text, tracker):
             return []  # the rules stop the form, nothing saved
         if asked in ("appeal_description", "appeal_category"):
-            return events(self._matter(dispatcher, tracker, asked, text))
+            return events(await self._matter(dispatcher, tracker, asked, text))
         if asked != "appeal_confirm" and intent_of(tracker) == "ask_policy" and booking_talk.is_question(text):
             return []  # a policy question mid-form: answered by the rules, then the form asks again
         if asked == "appeal_name":
@@ -102,7 +105,7 @@ class ValidateAppealForm(Action):
         return miss(dispatcher, tracker, explain, counter=COUNTER)
 
     @staticmethod
-    def _matter(dispatcher, tracker: Tracker, asked: str, text: str) -> dict:
+    async def _matter(dispatcher, tracker: Tracker, asked: str, text: str) -> dict:
         """The description, and at the category question a category — or more of the matter."""
         if asked == "appeal_category":
             offered = tracker.get_slot("appeal_offered") or []
@@ -113,7 +116,7 @@ class ValidateAppealForm(Action):
                 return {"appeal_category": chosen, COUNTER: 0.0}
         if text.startswith("/") or not text.strip():
             return {}
-        return _with_part(dispatcher, tracker, text) | {"appeal_category": None}
+        return await _with_part(dispatcher, tracker, text) | {"appeal_category": None}
 
     async def _confirm(self, dispatcher, tracker: Tracker, text: str) -> dict:
         said = booking_talk.compact(text)

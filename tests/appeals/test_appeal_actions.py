@@ -86,6 +86,19 @@ def test_danger_is_answered_at_once_with_the_hotline_and_the_ticket_is_urgent():
         assert appeal.urgent
 
 
+def test_danger_alerts_staff_at_once_even_if_the_veteran_stops_there():
+    from vetbot.staff_tasks import open_tasks
+
+    chat = appeal_chat("v9")
+    chat.say("我要反映 我手机13857312345 家里过不下去了 真的不想活了", "file_appeal")
+    chat.say("真的不想活了")  # the same again: one alert
+    with session_scope() as session:
+        tasks = [t for t in open_tasks(session) if t.reference == "chat:rest:v9"]
+        assert len(tasks) == 1 and "不想活" in tasks[0].text
+        assert PHONE not in tasks[0].text and "138****2345" in tasks[0].text
+        assert session.query(Appeal).count() == 0
+
+
 def test_the_same_appeal_confirmed_twice_is_one_ticket():
     first, second = appeal_chat("v7"), appeal_chat("v7")
     for chat in (first, second):
