@@ -8,6 +8,7 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vetbot", description="平湖退役军人服务助手 管理命令")
     groups = parser.add_subparsers(dest="group", required=True)
+    from appeals.cli import register as register_appeals
     from booking.cli import register as register_bookings
     from knowledge.cli import register as register_kb
     from vetbot.storage.cli import register as register_db
@@ -17,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_wechat(groups)
     register_db(groups)
     register_bookings(groups)
+    register_appeals(groups)
     return parser
 
 
