@@ -43,7 +43,8 @@ from wechat_adapter.replies import OptionMemory
 from wechat_adapter.routing import NOTHING, REPLY, route
 from wechat_adapter.settings import WeChatSettings
 from wechat_adapter.store import KeyValueStore, RedisStore, make_store
-from wechat_adapter.turns import CHANNEL_NAME, TurnRunner, apology
+from vetbot.rest_channel import apology
+from wechat_adapter.turns import CHANNEL_NAME, TurnRunner
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from vetbot.config import hotline
+from vetbot.rest_channel import apology  # one apology for every channel
 from wechat_adapter.dedupe import CUSTOMER_SERVICE, PASSIVE, MessageLedger
 from wechat_adapter.delivery import CustomerServiceCourier
 from wechat_adapter.replies import OptionMemory, format_turn, split_text
@@ -26,8 +26,6 @@ logger = logging.getLogger(__name__)
 CHANNEL_NAME = "wechat"
 
 
-def apology() -> str:
-    return f"抱歉，系统暂时出了点问题，请您稍后再试。着急的话请拨打服务热线：{hotline()}。"
 
 
 class WeChatCollector(CollectingOutputChannel):

@@ -93,3 +93,13 @@ def test_danger_gets_the_hotline_at_once_and_an_urgent_ticket(stack):
     done = texts(stack.say(me, "确认"))
     reference = done.split("诉求编号：")[1][:7]
     assert reference in [a["reference"] for a in listed(stack, "--urgent")]
+
+
+def test_with_the_action_server_down_the_veteran_is_told_to_try_again_and_nothing_is_saved():
+    from vetbot.rest_channel import apology
+
+    with start_stack({"ACTION_ENDPOINT_URL": "http://127.0.0.1:9/webhook"}) as down:
+        me = "rest-appeal-down"
+        assert texts(down.say(me, "我要反映 安置单位一直不给我安排工作")) == apology()
+        assert texts(down.say(me, "确认")) == apology()
+        assert listed(down) == []

@@ -13,7 +13,8 @@ from tests.wechat.bots import ButtonsBot, EchoBot, RaisingBot, SilentBot
 from wechat_adapter.dedupe import MessageLedger
 from wechat_adapter.replies import OptionMemory
 from wechat_adapter.store import MemoryStore
-from wechat_adapter.turns import TurnRunner, apology
+from vetbot.rest_channel import apology
+from wechat_adapter.turns import TurnRunner
 
 OPENID = "oPinghuVeteran0003"
 METADATA = {"wechat": {"msg_type": "text", "event": None}}
@@ -60,7 +61,7 @@ def handle(runner: TurnRunner, text: str, budget: float, key: str = "msg:1", fro
 
 def test_apology_gives_the_hotline(monkeypatch):
     monkeypatch.setenv("VETBOT_HOTLINE", "0573-85000000")
-    assert apology() == "抱歉，系统暂时出了点问题，请您稍后再试。着急的话请拨打服务热线：0573-85000000。"
+    assert apology() == "抱歉，系统暂时出了点问题，刚才的内容没有办成，请您稍后再发一次。着急的话请拨打服务热线：0573-85000000。"
 
 
 def test_fast_turn_is_the_passive_reply():
