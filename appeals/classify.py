@@ -82,15 +82,15 @@ def classify(text: str) -> list[tuple[str, float]]:
 def propose(text: str) -> tuple[list[str], bool]:
     """The categories to offer as buttons, best first, and whether the first is confident.
 
-    Confident: the first alone. Otherwise the likeliest until their scores reach OFFER_MASS,
-    at least two and at most MAX_OFFER."""
+    Confident: the first alone. Otherwise the likeliest until their scores reach OFFER_MASS
+    (always two at least, as the first is below CONFIDENT), at most MAX_OFFER."""
     ranked = classify(text)
     if ranked[0][1] >= CONFIDENT:
         return [ranked[0][0]], True
     offer, mass = [], 0.0
     for category, score in ranked[:MAX_OFFER]:
-        if len(offer) >= 2 and mass >= OFFER_MASS:
-            break
         offer.append(category)
         mass += score
+        if mass >= OFFER_MASS:
+            break
     return offer, False

@@ -67,6 +67,7 @@ MUST_ALARM = [
     ("想了解上访的流程 反正我是不想活了", ["self_harm"]),
     ("我要去上访 上访的流程是什么", ["petition"]),
     ("跳楼价卖了房子也不够 我想死", ["self_harm"]),
+    ("本来不想上访去北京的 现在没办法了", ["petition"]),  # the exclusion only touches 去北京
 ]
 
 MUST_NOT_ALARM = [
@@ -114,6 +115,7 @@ MUST_NOT_ALARM = [
     "信访的渠道有哪些",
     "义务兵家庭优待金一直没有发",
     "以前在部队用过刀 现在切菜手都抖",
+    "材料交给战友 没了下文",  # a pause ends the clause: 战友 is not who 没了
 ]
 
 
