@@ -235,8 +235,7 @@ def transition(session: Session, reference: str, to_state: str, *, actor: str, r
                         note="；".join(filter(None, (note, why))) or None)
     session.add(event)
     session.flush()
-    if role != VETERAN:  # the veteran saw their own step's answer in the chat
-        notices.tell_progress(session, appeal, event, today)
+    notices.tell_progress(session, appeal, event, today)
     return appeal
 
 
