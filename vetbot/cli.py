@@ -11,6 +11,7 @@ def build_parser() -> argparse.ArgumentParser:
     from appeals.cli import register as register_appeals
     from booking.cli import register as register_bookings
     from knowledge.cli import register as register_kb
+    from vetbot.jobs import register as register_jobs
     from vetbot.storage.cli import register as register_db
     from wechat_adapter.cli import register as register_wechat
 
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_db(groups)
     register_bookings(groups)
     register_appeals(groups)
+    register_jobs(groups)
     return parser
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -25,7 +24,6 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from booking.reminders import queue_due_reminders
 from wechat_adapter.api import WeChatAPI
 from wechat_adapter.dedupe import MessageLedger, message_key
 from wechat_adapter.delivery import CustomerServiceCourier
@@ -91,10 +89,6 @@ class WeChatRuntime:
 
     async def _drain_forever(self) -> None:
         while True:
-            try:  # the day-before booking reminders go out through this loop too (booking/reminders.py)
-                await asyncio.to_thread(queue_due_reminders, datetime.now(timezone.utc), self.outbox.engine)
-            except Exception:
-                logger.exception("Booking reminders could not be queued")
             try:
                 await self.sender.drain_once()
             except Exception:
