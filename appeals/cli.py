@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import sys
+from appeals.urgency import label
 from datetime import date, datetime
 
 from booking.calendar import TZ
@@ -233,7 +234,7 @@ def _show(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps({**record, "events": events}, ensure_ascii=False, indent=2))
         return
-    urgent = f"紧急（{'、'.join(record['urgent_signals'])}）" if record["urgent"] else "否"
+    urgent = f"紧急（{'、'.join(label(s) for s in record['urgent_signals'])}）" if record["urgent"] else "否"
     print(f"编号      {record['reference']}（{record['status_label']}）")
     print(f"分类      {record['category_label']}")
     print(f"紧急      {urgent}")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from appeals.models import Appeal, AppealEvent
 from appeals.texts import day_text, status_text
 from appeals.workflow import load_workflow
+from appeals.urgency import label
 from vetbot.notify import send_notice
 from vetbot.staff_tasks import add_task
 
@@ -48,7 +49,7 @@ def tell_extension(session: Session, appeal: Appeal, event: AppealEvent) -> bool
 
 def alert_urgent(session: Session, appeal: Appeal) -> bool:
     text = (f"【紧急诉求】{appeal.name} {appeal.phone_masked}（{appeal.town}）：{appeal.description}\n"
-            f"紧急信号：{'、'.join(appeal.urgent_signals)}。请马上联系老兵。")
+            f"紧急信号：{'、'.join(label(s) for s in appeal.urgent_signals)}。请马上联系老兵。")
     return add_task(session, kind=URGENT, reference=appeal.reference, text=text,
                     dedupe_key=f"urgent:{appeal.reference}")
 

@@ -70,8 +70,6 @@ def urgent_signals(text: str) -> list[str]:
 
 
 def label(signal_id: str) -> str:
-    """What staff see for a signal id (e.g. on `vetbot appeals list --urgent`)."""
-    for signal in signals():
-        if signal.id == signal_id:
-            return signal.label
-    raise KeyError(signal_id)
+    """What staff see for a signal id (e.g. on `vetbot appeals list --urgent`); an id no longer in
+    urgency.yml (a ticket older than an edit of the file) is shown as it was stored."""
+    return next((signal.label for signal in signals() if signal.id == signal_id), signal_id)

@@ -54,7 +54,8 @@ async def _with_part(dispatcher, tracker: Tracker, text: str) -> dict:
     parts = talk.add_part(tracker.get_slot("appeal_parts"), text)
     values = {"appeal_parts": parts, "appeal_description": talk.description_of(parts)}
     known = list(tracker.get_slot("appeal_urgent") or [])
-    found = [s for s in urgent_signals(text) if s not in known]
+    # the whole description, not just this message: 我爸 … 昨天走了 may come in two pieces
+    found = [s for s in urgent_signals(values["appeal_description"]) if s not in known]
     if found:
         if not known:
             dispatcher.utter_message(text=talk.urgent_reply())
