@@ -23,6 +23,8 @@ TRIGGER_WORDS = re.compile(
 FINISHED = re.compile("^(说完了|说完|没有了|没了|没有|就这些|就这些了|就这样|完了|好了|没别的了|没其他的了|讲完了)$")
 YES = re.compile("^(要|需要|要的|需要的|好|好的|是|是的|来吧|上门|要上门|请上门|可以)")
 NO = re.compile("^(不用|不要|不需要|不必|没必要|不用了|不用上门|电话说就行|打电话就行)")
+UNSATISFIED = re.compile("不满意|不太满意|不怎么满意|没解决|没有解决|还是不行|没办好|没用")
+SATISFIED = re.compile("满意|解决了|办好了|挺好|很好|可以了")
 MAX_DESCRIPTION = 2000  # characters kept of what the veteran says (a runaway paste is cut, not refused)
 
 
@@ -46,6 +48,16 @@ def add_part(parts: list[str] | None, text: str) -> list[str]:
 
 def description_of(parts: list[str]) -> str:
     return "\n".join(parts)
+
+
+def read_satisfaction(text: str) -> bool | None:
+    """The answer to 回访: True 满意, False 不满意 (or 没解决), None when it is neither."""
+    said = compact(text)
+    if UNSATISFIED.search(said):
+        return False
+    if SATISFIED.search(said):
+        return True
+    return None
 
 
 def read_visit(text: str) -> bool | None:

@@ -314,13 +314,34 @@ def overdue(session: Session, today: date) -> list[Appeal]:
     return list_appeals(session, overdue_on=today)
 
 
+def awaiting_feedback(session: Session, *, channel: str | None, sender_id: str) -> list[Appeal]:
+    """This conversation's appeals that wait for the veteran's 满意 / 不满意 (the 回访 question went
+    to the channel they filed on), oldest first."""
+    return list(session.execute(
+        select(Appeal).where(Appeal.channel == channel, Appeal.sender_id == sender_id,
+                             Appeal.status == load_workflow().follow_up_state)
+        .order_by(Appeal.created_at, Appeal.id)).scalars())
+
+
+def answer_follow_up(session: Session, reference: str, *, satisfied: bool, said: str,
+                     actor: str) -> Appeal:
+    """The veteran's answer to 回访: satisfied closes the appeal; not satisfied sends it back to
+    work (重办) with their words as the reason."""
+    workflow = load_workflow()
+    targets = [t.target for t in workflow.next_states(workflow.follow_up_state)]
+    to_state = next(t for t in targets if workflow.final(t) == satisfied)
+    return transition(session, reference, to_state, actor=actor, role="veteran",
+                      note=None if satisfied else (said.strip() or "不满意"))
+
+
 def remind_overdue(session: Session, today: date) -> int:
     """A 催办 task to the assignee of each overdue appeal, once per appeal and day; how many new."""
     return sum(notices.chase(session, appeal, today) for appeal in overdue(session, today))
 
 
 __all__ = [
-    "AppealError", "NotFound", "add_to_appeal", "extend", "file_appeal", "find_by_phone",
+    "AppealError", "NotFound", "add_to_appeal", "answer_follow_up", "awaiting_feedback", "extend",
+    "file_appeal", "find_by_phone",
     "get_by_reference", "list_appeals", "next_steps_text", "overdue", "queue", "remind_overdue",
     "stats", "status_text", "transition",
 ]

@@ -315,3 +315,41 @@ class ActionAppealAdded(Action):
         else:
             dispatcher.utter_message(text=f"已经补充到诉求{reference}里了，工作人员会看到。")
         return [SlotSet("appeal_addition", None)]
+
+
+class ActionAppealFeedback(Action):
+    """满意 / 不满意: the answer to the 回访 question, for this conversation's appeal waiting for it."""
+
+    def name(self) -> str:
+        return "action_appeal_feedback"
+
+    async def run(self, dispatcher, tracker: Tracker, domain):
+        text = text_of(tracker)
+        satisfied = talk.read_satisfaction(text)
+        channel, sender = tracker.get_latest_input_channel(), tracker.sender_id
+
+        def answer(session):
+            waiting = service.awaiting_feedback(session, channel=channel, sender_id=sender)
+            if not waiting or satisfied is None:
+                return None, len(waiting)
+            appeal = service.answer_follow_up(session, waiting[0].reference, satisfied=satisfied,
+                                              said=text, actor=actor_of(tracker))
+            return appeal, len(waiting)
+
+        appeal, waiting = await in_db(answer)
+        if appeal is None and waiting:
+            dispatcher.utter_message(text="您对办理结果满意吗？请回复“满意”或“不满意”。",
+                                     buttons=[{"title": "满意", "payload": "满意"},
+                                              {"title": "不满意", "payload": "不满意"}])
+        elif appeal is None and satisfied is False:  # a complaint, not an answer to 回访
+            dispatcher.utter_message(text="您对哪件事不满意？要反映的话，点“我要反映”，我帮您登记。",
+                                     buttons=[{"title": "我要反映", "payload": "/file_appeal"},
+                                              {"title": "转人工", "payload": "/request_human"}])
+        elif appeal is None:
+            dispatcher.utter_message(text="谢谢您！还有别的事，直接跟我说。")
+        elif satisfied:
+            dispatcher.utter_message(text=f"谢谢您的评价！诉求{appeal.reference}已办结。以后有事随时找我们。")
+        else:
+            dispatcher.utter_message(text=f"对不起，没让您满意。诉求{appeal.reference}已经重新交给工作人员办理，"
+                                          + status_text(appeal, datetime.now(TZ).date()))
+        return []

@@ -142,3 +142,40 @@ def test_status_by_number_needs_the_phone_then_an_addition_is_kept():
     add.say("今天又去了一次 还是不认")
     add.run(actions.ActionAppealAdded)
     assert add.text == f"已经补充到诉求{reference}里了，工作人员会看到。"
+
+
+def _in_follow_up(reference: str) -> None:
+    """Staff steps up to 回访, as the workflow allows them."""
+    with session_scope() as session:
+        service.transition(session, reference, "answered", actor="staff:张", role="hotline")
+        service.transition(session, reference, "follow_up", actor="staff:张", role="hotline")
+
+
+@pytest.mark.parametrize("said, status, reply", [
+    ("满意 谢谢你们", "closed", "谢谢您的评价！诉求{ref}已办结。"),
+    ("不满意 到现在还没人来", "in_progress", "对不起，没让您满意。诉求{ref}已经重新交给工作人员办理"),
+])
+def test_the_answer_to_follow_up_closes_or_reopens_the_appeal(said, status, reply):
+    from tests.support.form_chat import Chat as FormChat
+
+    chat = appeal_chat("v5")
+    fill(chat, "服务站态度不好 办事推来推去")
+    chat.say("确认", "affirm")
+    reference = chat.slots["appeal_reference"]
+    _in_follow_up(reference)
+    rate = FormChat("appeals.yml", "appeal_form", actions.ValidateAppealForm, ASKERS, sender="v5")
+    rate.run(actions.ActionAppealFeedback, said, "rate_appeal")
+    assert rate.text.startswith(reply.format(ref=reference))
+    with session_scope() as session:
+        appeal = service.get_by_reference(session, reference)
+        assert appeal.status == status
+        if status == "in_progress":
+            assert appeal.events[-1].note == said
+
+
+def test_a_complaint_with_nothing_waiting_for_an_answer_is_offered_filing():
+    from tests.support.form_chat import Chat as FormChat
+
+    rate = FormChat("appeals.yml", "appeal_form", actions.ValidateAppealForm, ASKERS, sender="v6")
+    rate.run(actions.ActionAppealFeedback, "对处理结果不满意", "rate_appeal")
+    assert rate.replies[0]["buttons"][0]["payload"] == "/file_appeal"
