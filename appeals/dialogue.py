@@ -72,7 +72,7 @@ def read_visit(text: str) -> bool | None:
 def read_town(text: str) -> dict | None:
     """The town or village said: the station that serves it when we know the place, and the
     words as said (a village we do not list is still kept, for the staff to read)."""
-    said = compact(text).strip("。！!，,")
+    said = re.sub("^(我住在|我住|住在|家住|家在|我家在|我是)", "", compact(text).strip("。！!，,"))
     if not said or len(said) > 30 or not re.search("[\u4e00-\u9fff]", said):
         return None
     place = load_catalogue().nearest_location(said)

@@ -20,7 +20,7 @@ from booking.service import STATUS_LABELS, seats_taken
 from booking.when import parse_when
 
 HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
-NAME_FORMAT = "请告诉我预约人的姓名，比如“王建国”。"
+NAME_FORMAT = "请告诉我姓名，比如“王建国”。"
 # Not inside a longer run of digits: the 11 digits inside an ID number are not a mobile.
 MOBILE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86)?1\d{10}(?!\d)")
 SPOKEN_DIGITS = str.maketrans("零〇幺一二三四五六七八九", "001123456789")
@@ -28,7 +28,7 @@ ID_IN_TEXT = re.compile(r"(?<!\d)\d[\d\s\-]{15,22}[\dXx](?![\dXx])")
 ANY_PLACE = re.compile("随便|都行|都可以|无所谓|哪里都|你们定|你定")
 QUESTION = re.compile("什么|怎么|如何|多少|哪些|吗|呢|能不能|可不可以|要不要|[?？]")
 NOT_A_NAME = re.compile("什么|怎么|多少|哪|吗|呢|要|带|办|能|可以|预约|材料|政策|算了|不约|不用|取消|人工|"
-                        "不想|不说|不告诉|不方便|保密|[?？0-9]")
+                        "不想|不说|不告诉|不方便|保密|镇|街道|社区|村|[?？0-9]")  # not a place either
 # Said before the name: filler, who it is for, 姓张 (张德胜): 嗯就是周国平 / 是我父亲徐根荣.
 NAME_LEAD_IN = re.compile(r"^(?:嗯|呃|啊|哦|那个|就是|这个|是|我|他|她|的|帮|给|替|本人|老兵|预约人|姓名|名字|叫|"
                           r"爸爸?|妈妈?|父亲|母亲|老伴|爱人|儿子|女儿|丈夫|妻子|老公|老婆|姓(.)(?=\1))+")

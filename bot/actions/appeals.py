@@ -20,7 +20,7 @@ from appeals.workflow import load_workflow
 from booking import dialogue as booking_talk
 from booking.calendar import TZ
 from booking.pii import unseal
-from bot.actions.form_common import REDIRECTS, actor_of, events, in_db, intent_of, miss, text_of
+from bot.actions.form_common import REDIRECTS, actor_of, affirmed, events, in_db, intent_of, miss, text_of
 from vetbot.config import hotline
 
 APPEAL_SLOTS = ("appeal_parts", "appeal_description", "appeal_urgent", "appeal_offered",
@@ -79,10 +79,11 @@ class ValidateAppealForm(Action):
             return events(values)
         if _is_stop(text, tracker):
             return []  # the rules stop the form, nothing saved
+        if asked not in ("appeal_description", "appeal_confirm") and intent_of(tracker) == "ask_policy" \
+                and booking_talk.is_question(text):
+            return []  # a policy question mid-form: answered by the rules, then the form asks again
         if asked in ("appeal_description", "appeal_category"):
             return events(await self._matter(dispatcher, tracker, asked, text))
-        if asked != "appeal_confirm" and intent_of(tracker) == "ask_policy" and booking_talk.is_question(text):
-            return []  # a policy question mid-form: answered by the rules, then the form asks again
         if asked == "appeal_name":
             value = booking_talk.read_name(text).slots.get("booking_name")
             return events({"appeal_name": value, COUNTER: 0.0} if value else
@@ -111,7 +112,7 @@ class ValidateAppealForm(Action):
         if asked == "appeal_category":
             offered = tracker.get_slot("appeal_offered") or []
             chosen = _category_said(text)
-            if chosen is None and offered and (intent_of(tracker) == "affirm" or text.strip() == "1"):
+            if chosen is None and offered and (affirmed(tracker) or booking_talk.read_confirm(text)[0] == "yes"):
                 chosen = offered[0]
             if chosen:
                 return {"appeal_category": chosen, COUNTER: 0.0}
@@ -128,7 +129,7 @@ class ValidateAppealForm(Action):
             dispatcher.utter_message(text="要改哪一项？比如“改内容”“改手机号”“改地址”。")
             return {COUNTER: 0.0}
         verdict, _ = booking_talk.read_confirm(text)
-        if verdict != "yes" and intent_of(tracker) != "affirm":
+        if verdict != "yes" and not affirmed(tracker):
             dispatcher.utter_message(text="确认提交请回复“确认”；要改就说“改一下”；不提交了说“算了”。",
                                      buttons=talk.CONFIRM_BUTTONS)
             return {COUNTER: 0.0}
@@ -207,7 +208,9 @@ class ActionAppealStop(Action):
         return "action_appeal_stop"
 
     async def run(self, dispatcher, tracker: Tracker, domain):
-        dispatcher.utter_message(text=f"好的，先不登记了，刚才说的没有保存。有需要随时找我，也可以打电话：{hotline()}。")
+        told = "您说的紧急情况已经告诉了工作人员。" if tracker.get_slot("appeal_urgent") else ""
+        dispatcher.utter_message(text=f"好的，先不登记了，刚才说的没有保存成诉求。{told}"
+                                      f"有需要随时找我，也可以打电话：{hotline()}。")
         return [ActiveLoop(None), SlotSet("requested_slot", None)] + events(
             {slot: None for slot in APPEAL_SLOTS + ("appeal_lookup_reference", "appeal_addition")})
 

@@ -23,7 +23,7 @@ from booking.dialogue import Step
 from booking.pii import ProtectedId, unseal
 from booking.service import SlotFull, create_booking, get_by_reference
 from bot.actions.form_common import (
-    BOOKING_SLOTS, MANAGE_SLOTS, REDIRECTS, actor_of, events, in_db, intent_of, miss, say, text_of,
+    BOOKING_SLOTS, MANAGE_SLOTS, REDIRECTS, actor_of, affirmed, events, in_db, intent_of, miss, say, text_of,
 )
 
 READERS = {"booking_name": dialogue.read_name, "booking_phone": dialogue.read_phone,
@@ -118,7 +118,7 @@ class ValidateBookingForm(Action):
                 values |= step.slots
                 say(dispatcher, step)
             return values
-        if verdict == "unclear" and intent_of(tracker) != "affirm":
+        if verdict == "unclear" and not affirmed(tracker):
             if intent_of(tracker) in REDIRECTS - {"deny"}:
                 return {}
             dispatcher.utter_message(text="要改哪一项？直接说，比如“改时间”“改手机号”；不约了就说“算了”。",

@@ -13,7 +13,7 @@ from booking.calendar import NotBookable, check_slot
 from booking.pii import unseal
 from booking.service import BOOKED, BookingError, SlotFull, cancel, find_by_phone, get_by_reference, reschedule
 from bot.actions.form_common import (
-    BOOKING_SLOTS, REDIRECTS, actor_of, events, in_db, intent_of, miss, say, text_of,
+    BOOKING_SLOTS, REDIRECTS, actor_of, affirmed, events, in_db, intent_of, miss, say, text_of,
 )
 
 ACTION_OF_INTENT = {"check_booking": "show", "cancel_booking": "cancel", "reschedule_booking": "reschedule"}
@@ -157,7 +157,7 @@ class ValidateRescheduleForm(Action):
         location = tracker.get_slot("booking_location")
         if asked == "reschedule_confirm":
             verdict, to_clear = dialogue.read_confirm(text)
-            if verdict == "yes" or (verdict == "unclear" and intent_of(tracker) == "affirm"):
+            if verdict == "yes" or (verdict == "unclear" and affirmed(tracker)):
                 return events(await self._move(dispatcher, tracker))
             if intent_of(tracker) in REDIRECTS:
                 return []

@@ -30,6 +30,13 @@ def intent_of(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
+def affirmed(tracker: Tracker) -> bool:
+    """A sure "yes" from NLU (a /affirm button, 对的, 好的). A name like 李秀英 can come out as
+    affirm at 0.5: a booking or a ticket is never confirmed on that."""
+    intent = tracker.latest_message.get("intent") or {}
+    return intent.get("name") == "affirm" and (intent.get("confidence") or 1.0) >= 0.9
+
+
 def actor_of(tracker: Tracker) -> str:
     return f"veteran:{tracker.get_latest_input_channel() or 'chat'}:{tracker.sender_id}"
 

@@ -122,6 +122,18 @@ def test_stop_and_policy_questions_are_let_go_but_no_visit_is_an_answer():
         assert session.query(Appeal).count() == 0
 
 
+def test_at_the_category_question_a_policy_question_is_let_go_and_an_unsure_affirm_is_more_matter():
+    chat = appeal_chat()
+    chat.say("服务站的人态度很差 办个优待证跑了三趟", "file_appeal")
+    assert chat.say("困难帮扶有什么条件", "ask_policy") is False
+    chat.say("李秀英", "affirm", confidence=0.51)
+    assert chat.requested == "appeal_category" and chat.slots["appeal_category"] is None
+    chat.say("对的", "affirm")
+    assert chat.requested == "appeal_name" and chat.slots["appeal_category"] == chat.slots["appeal_offered"][0]
+    chat.say("当湖街道")
+    assert chat.requested == "appeal_name"  # a place is not a name
+
+
 def test_status_by_number_needs_the_phone_then_an_addition_is_kept():
     chat = appeal_chat()
     fill(chat, "优待证去景区人家不认")

@@ -186,6 +186,15 @@ def test_a_policy_question_or_a_stop_is_let_go_and_a_name_is_not_taken_from_it()
         assert session.query(Booking).count() == 0
 
 
+def test_an_unsure_affirm_does_not_book():
+    chat = book_chat()
+    reach_confirm(chat)
+    chat.say("李秀英", "affirm", confidence=0.51)  # how NLU may read a bare name
+    assert chat.requested == "booking_confirm"
+    with session_scope() as session:
+        assert session.query(Booking).count() == 0
+
+
 def test_slot_taken_by_someone_else_before_confirming_asks_for_another_time():
     chat = book_chat()
     reach_confirm(chat)

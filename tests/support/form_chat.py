@@ -29,24 +29,24 @@ class Chat:
         self.requested: str | None = None
         self.replies: list[dict] = []
 
-    def tracker(self, text: str, intent: str) -> Tracker:
+    def tracker(self, text: str, intent: str, confidence: float = 1.0) -> Tracker:
         return Tracker(self.sender, self.slots | {"requested_slot": self.requested},
-                       {"text": text, "intent": {"name": intent}, "entities": []},
+                       {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": []},
                        [{"event": "user", "text": text, "input_channel": "rest"}], False, None,
                        {"name": self.form}, "action_listen")
 
-    def run(self, action, text: str = "", intent: str = "inform") -> list[dict]:
+    def run(self, action, text: str = "", intent: str = "inform", confidence: float = 1.0) -> list[dict]:
         dispatcher = CollectingDispatcher()
-        events = asyncio.run(action().run(dispatcher, self.tracker(text, intent), {}))
+        events = asyncio.run(action().run(dispatcher, self.tracker(text, intent, confidence), {}))
         self.replies = dispatcher.messages
         for event in events:
             if event["event"] == "slot":
                 self.slots[event["name"]] = event["value"]
         return events
 
-    def say(self, text: str, intent: str = "inform") -> bool:
+    def say(self, text: str, intent: str = "inform", confidence: float = 1.0) -> bool:
         """One turn; False when the form lets go of the message (the rules answer it)."""
-        if not self.run(self.validator, text, intent) and self.requested is not None:
+        if not self.run(self.validator, text, intent, confidence) and self.requested is not None:
             return False
         told = self.replies
         self.requested = next((s for s in self.required if self.slots.get(s) is None), None)
