@@ -5,8 +5,20 @@ import os
 
 import pytest
 
+from tests.booking.databases import BACKENDS, fresh_database
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request, tmp_path, monkeypatch):
+    """A fresh migrated database on each backend (SQLite; PostgreSQL where available), with this
+    test's data dir and PII key in the environment (spawned processes inherit both)."""
+    monkeypatch.setenv("VETBOT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("VETBOT_PII_KEY", "test-key")
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
