@@ -22,6 +22,7 @@ cat <<MSG
   WeChat    http://localhost:$RASA_PORT/webhooks/wechat/webhook
   HTTP API  http://localhost:$RASA_PORT/status?token=…   (RASA_API_TOKEN)
   Actions   http://localhost:$ACTIONS_PORT/health
+  Jobs      预约提醒、诉求催办每分钟排一次（vetbot jobs）
 按 Ctrl-C 停止。
 MSG
 exec .venv/bin/honcho start -f Procfile
