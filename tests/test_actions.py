@@ -60,6 +60,12 @@ def test_policy_answer_names_its_source():
     assert slot(events, "offered_payload") is None
 
 
+def test_a_grievance_is_answered_and_offered_as_an_appeal():
+    messages, _ = run(ActionAnswerPolicy(), tracker_for(user_event("义务兵家庭优待金一直没发", "ask_policy")))
+    assert "优待金" in messages[0]["text"]
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/ask_more", "/request_human", "/file_appeal"]
+
+
 def test_unknown_policy_question_offers_a_person_instead_of_guessing():
     messages, events = run(ActionAnswerPolicy(), tracker_for(user_event("平湖哪家银行定期存款利息最高", "ask_policy")))
     assert "没有找到" in messages[0]["text"] and "依据" not in messages[0]["text"]

@@ -22,6 +22,9 @@ HUMAN_PAYLOAD = "/request_human"
 POLICY_OFFER = "policy:"  # offered_payload value for a suggested passage: "policy:<id>"
 MORE_BUTTON = {"title": "看更多", "payload": "/ask_more"}
 HUMAN_BUTTON = {"title": "转人工", "payload": HUMAN_PAYLOAD}
+APPEAL_BUTTON = {"title": "我要反映这件事", "payload": "/file_appeal"}
+# Words of something not done for the veteran: the answer also offers to file an appeal.
+GRIEVANCE = re.compile("没发|没到账|没拿到|拿不到|没给|不给|拖着|停发|少发|克扣|被扣|不管|推来推去|没人理|没批")
 NOT_FOUND = "这个问题我在政策库里没有找到可靠的答案，不敢乱说。要转人工问问工作人员吗？"
 KB_DOWN = "政策库暂时用不了，请稍后再试，或者转人工问工作人员。"
 PASSAGE_GONE = "您选的这条政策内容刚刚更新过，已经不在政策库里了。请把您的问题再说一遍，我按最新的政策帮您查；也可以转人工。"
@@ -51,8 +54,10 @@ def offer(payload: str | None) -> SlotSet:
 
 
 def show_answer(dispatcher: CollectingDispatcher, hit, question: str) -> list[dict]:
-    """The short answer with its source; "看更多" then continues from `question`."""
-    dispatcher.utter_message(text=compose(hit), buttons=[MORE_BUTTON, HUMAN_BUTTON])
+    """The short answer with its source; "看更多" then continues from `question`. A question that
+    sounds like a grievance (优待金一直没发) also gets the way to file it as an appeal."""
+    buttons = [MORE_BUTTON, HUMAN_BUTTON] + ([APPEAL_BUTTON] if GRIEVANCE.search(question) else [])
+    dispatcher.utter_message(text=compose(hit), buttons=buttons)
     return [SlotSet("last_policy_query", question), SlotSet("policy_shown", 1.0),
             SlotSet("policy_full_shown", False), offer(None)]
 
