@@ -16,7 +16,7 @@ from appeals.urgency import label
 from datetime import date, datetime
 
 from booking.calendar import TZ
-from booking.cli import Refusal, _local, _location_code, _session, _staff
+from booking.cli import Refusal, _local, _location_code, _session, _staff, _task_done
 from booking.cli import _run as _run_booking_style
 
 CSV_HEADER = ["编号", "紧急", "分类", "状态", "期限", "超期", "承办", "镇(街道)", "姓名", "手机", "上门",
@@ -343,16 +343,11 @@ def _remind() -> None:
 
 def _tasks(args: argparse.Namespace) -> None:
     from appeals.notices import TASK_LABELS
-    from vetbot.staff_tasks import mark_done, open_tasks
+    from vetbot.staff_tasks import open_tasks
 
     with _session() as session:
-        if args.done is not None:
-            if not mark_done(session, args.done, by=_staff(args.by or ""), kinds=TASK_LABELS):
-                raise Refusal(f"没有待办的第 {args.done} 条（已登记过，或编号不对）。")
-            print(f"第 {args.done} 条已登记为已办。操作人：{args.by}")
+        if _task_done(session, args, TASK_LABELS, "已办"):
             return
-        if args.by is not None:
-            raise Refusal("--by 要和 --done 一起用。")
         tasks = open_tasks(session, kinds=TASK_LABELS)
         if not tasks:
             print("没有诉求待办。")

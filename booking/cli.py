@@ -185,16 +185,11 @@ def cmd_calls(args: argparse.Namespace) -> int:
 
 def _calls(args: argparse.Namespace) -> None:
     from booking.service import get_by_reference
-    from vetbot.staff_tasks import mark_done, open_tasks
+    from vetbot.staff_tasks import open_tasks
 
     with _session() as session:
-        if args.done is not None:
-            if not mark_done(session, args.done, by=_staff(args.by or ""), kinds=TASK_KINDS):
-                raise Refusal(f"没有待办的第 {args.done} 条（已登记过，或编号不对）。")
-            print(f"第 {args.done} 条已登记为已通知。操作人：{args.by}")
+        if _task_done(session, args, TASK_KINDS, "已通知"):
             return
-        if args.by is not None:
-            raise Refusal("--by 要和 --done 一起用。")
         tasks = open_tasks(session, kinds=TASK_KINDS)
         if not tasks:
             print("没有待电话通知的老兵。")
@@ -206,6 +201,20 @@ def _calls(args: argparse.Namespace) -> None:
             print("    " + task.text.replace("\n", "\n    "))
         print(f"共 {len(tasks)} 条。完整手机号：vetbot bookings show 预约号；"
               "通知后：vetbot bookings calls --done 编号 --by 姓名")
+
+
+def _task_done(session, args: argparse.Namespace, kinds, done_as: str) -> bool:
+    """`--done ID --by NAME` on a staff task list (these `kinds` only); True when it was that."""
+    from vetbot.staff_tasks import mark_done
+
+    if args.done is not None:
+        if not mark_done(session, args.done, by=_staff(args.by or ""), kinds=kinds):
+            raise Refusal(f"没有待办的第 {args.done} 条（已登记过，或编号不对）。")
+        print(f"第 {args.done} 条已登记为{done_as}。操作人：{args.by}")
+        return True
+    if args.by is not None:
+        raise Refusal("--by 要和 --done 一起用。")
+    return False
 
 
 def cmd_status(args: argparse.Namespace) -> int:
