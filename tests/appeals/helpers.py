@@ -9,7 +9,6 @@ from appeals import service
 from appeals.models import Appeal
 from vetbot.staff_tasks import StaffTask
 from vetbot.storage import get_engine, session_scope
-from wechat_adapter.models import OutboxMessage
 
 SHANGHAI = timezone(timedelta(hours=8))
 OPENID = "oPinghuVeteran0008"
@@ -44,13 +43,6 @@ def force_status(url: str, reference: str, status: str) -> None:
     """Put an appeal in a state directly (the appeal row is mutable; its events are not)."""
     with session_scope(get_engine(url)) as s:
         s.execute(update(Appeal).where(Appeal.reference == reference).values(status=status))
-
-
-def outbox(url: str) -> list[tuple]:
-    with session_scope(get_engine(url)) as s:
-        return [tuple(r) for r in s.execute(select(
-            OutboxMessage.openid, OutboxMessage.kind, OutboxMessage.dedupe_key, OutboxMessage.text
-        ).order_by(OutboxMessage.id))]
 
 
 def tasks(url: str) -> list[tuple]:

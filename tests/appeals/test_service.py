@@ -11,7 +11,8 @@ from sqlalchemy.exc import DatabaseError
 
 from appeals import service
 from appeals.models import Appeal, AppealEvent
-from tests.appeals.helpers import OPENID, PHONE, at, file, move, outbox, tasks
+from tests.appeals.helpers import OPENID, PHONE, at, file, move, tasks
+from tests.wechat.outbox_db import outbox_rows
 from vetbot.storage import get_engine, session_scope
 
 WED = date(2026, 12, 2)
@@ -120,7 +121,7 @@ def test_steps_the_veteran_hears_of_go_to_the_outbox_on_wechat(url):
     move(url, reference, "closed", "veteran")  # the veteran's own answer: not told back
     with session_scope(get_engine(url)) as s:
         ids = [e.id for e in service.get_by_reference(s, reference).events]
-    assert outbox(url) == [
+    assert outbox_rows(url) == [
         (OPENID, "appeal_progress", f"appeal:{reference}:{ids[1]}",
          f"【诉求进展】您反映的事（编号 {reference}）：已转给乍浦镇退役军人服务站办理，1个工作日内会有工作人员联系您（12月3日前）。"),
         (OPENID, "appeal_progress", f"appeal:{reference}:{ids[3]}",
@@ -140,7 +141,7 @@ def test_other_channels_go_to_the_staff_call_list_once(url):
     with session_scope(get_engine(url)) as s:
         appeal = service.get_by_reference(s, reference)
         assert tell_progress(s, appeal, appeal.events[-1], WED) is False  # already queued
-    assert outbox(url) == []
+    assert outbox_rows(url) == []
     assert tasks(url) == [("appeal_progress", reference, None, f"appeal:{reference}:{appeal.events[-1].id}",
                            f"【诉求进展】您反映的事（编号 {reference}）：已转给局优抚科办理，"
                            "1个工作日内会有工作人员联系您（12月3日前）。")]
@@ -191,7 +192,7 @@ def test_an_extension_needs_a_reason_and_a_leader_and_is_told(url):
         assert appeal.deadline == date(2026, 12, 8)  # 3 Dec + 3 working days
         assert service.status_text(appeal, WED) == "已受理，1个工作日内会有工作人员联系您（已延期到12月8日）"
         event_id = appeal.events[-1].id
-    assert outbox(url) == [(OPENID, "appeal_extended", f"appeal:{reference}:{event_id}",
+    assert outbox_rows(url) == [(OPENID, "appeal_extended", f"appeal:{reference}:{event_id}",
                             f"【诉求延期】您反映的事（编号 {reference}）需要多一些时间办理，"
                             "期限延到12月8日。原因：要到档案馆调档案")]
 

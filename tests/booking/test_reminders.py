@@ -16,6 +16,7 @@ from booking.service import cancel, create_booking, get_by_reference, reschedule
 from vetbot.staff_tasks import StaffTask, add_task
 from tests.booking.databases import fresh_database
 from vetbot.cli import main
+from tests.wechat.outbox_db import outbox_rows
 from vetbot.storage import get_engine, session_scope
 from wechat_adapter.models import OutboxMessage
 
@@ -37,13 +38,6 @@ def book(url: str, day: date, *, channel: str | None = "wechat", sender_id: str 
             s, service_code="pingcan-xinban", location_code=location, date=day, start_time=start,
             name=f"老兵{n}", phone=f"138{n:08d}", id_number="33048219650312123X", capacity=100,
             actor=f"veteran:{channel}:{sender_id}", channel=channel, sender_id=sender_id).reference
-
-
-def outbox_rows(url: str) -> list[tuple]:
-    with session_scope(get_engine(url)) as s:
-        return [tuple(r) for r in s.execute(select(
-            OutboxMessage.openid, OutboxMessage.kind, OutboxMessage.dedupe_key, OutboxMessage.text
-        ).order_by(OutboxMessage.id))]
 
 
 def tasks(url: str) -> list[tuple]:

@@ -8,9 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.booking.databases import BACKENDS, fresh_database
-from vetbot.storage import get_engine, upgrade_to_head
+from sqlalchemy import select
 
-__all__ = ["BACKENDS", "migrated_sqlite", "outbox_database"]
+from vetbot.storage import get_engine, session_scope, upgrade_to_head
+from wechat_adapter.models import OutboxMessage
+
+__all__ = ["BACKENDS", "migrated_sqlite", "outbox_database", "outbox_rows"]
 
 
 def migrated_sqlite(directory: Path) -> Path:
@@ -32,3 +35,11 @@ def outbox_database(backend: str, directory: Path, template: Path):
         return
     with fresh_database(backend, directory) as url:
         yield url
+
+
+def outbox_rows(url: str) -> list[tuple]:
+    """(openid, kind, dedupe_key, text) of every queued message, in order."""
+    with session_scope(get_engine(url)) as s:
+        return [tuple(r) for r in s.execute(select(
+            OutboxMessage.openid, OutboxMessage.kind, OutboxMessage.dedupe_key, OutboxMessage.text
+        ).order_by(OutboxMessage.id))]
