@@ -118,6 +118,8 @@ class ValidateAppealForm(Action):
                 return {"appeal_category": chosen, COUNTER: 0.0}
         if text.startswith("/") or not text.strip():
             return {}
+        if talk.is_finished(text):  # 说完了 / 没有了: nothing to add; the question is asked again
+            return {COUNTER: 0.0}
         return await _with_part(dispatcher, tracker, text) | {"appeal_category": None}
 
     async def _confirm(self, dispatcher, tracker: Tracker, text: str) -> dict:

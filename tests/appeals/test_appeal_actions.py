@@ -70,6 +70,8 @@ def test_a_bare_request_asks_for_the_matter_and_more_messages_add_to_it():
     chat.say("家里老伴瘫痪在床 我一个人照顾 一个月就一千多块钱")  # more of the matter, not a category
     assert chat.requested == "appeal_category"
     assert chat.slots["appeal_description"] == "村里不给我评困难户\n家里老伴瘫痪在床 我一个人照顾 一个月就一千多块钱"
+    chat.say("说完了")  # not more of the matter: the category is asked again
+    assert chat.requested == "appeal_category" and "说完了" not in chat.slots["appeal_description"]
     chat.say("生活困难")
     assert chat.slots["appeal_category"] == "kunnan" and chat.requested == "appeal_name"
 
