@@ -24,7 +24,7 @@ its own settings (libraries' variables such as OMP_NUM_THREADS are theirs).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, TypeVar
 
@@ -51,18 +51,18 @@ class Settings:
     embedding_model: str | None
     torch_threads: int | None
     warm_up: bool
-    wechat_token: str = ""
-    wechat_encoding_aes_key: str = ""
-    wechat_app_id: str = ""
-    wechat_app_secret: str = ""
-    wechat_api_base_url: str = DEFAULT_WECHAT_API
-    wechat_reply_budget: float = 4.0
-    wechat_dedupe_ttl: int = 600
-    wechat_max_body_bytes: int = 64 * 1024
-    wechat_outbox_interval: float = 15.0
-    wechat_outbox_sender: bool = True
-    wechat_notice_field: str = "content"
-    wechat_templates: dict[str, str] = field(default_factory=dict)
+    wechat_token: str
+    wechat_encoding_aes_key: str
+    wechat_app_id: str
+    wechat_app_secret: str
+    wechat_api_base_url: str
+    wechat_reply_budget: float
+    wechat_dedupe_ttl: int
+    wechat_max_body_bytes: int
+    wechat_outbox_interval: float
+    wechat_outbox_sender: bool
+    wechat_notice_field: str
+    wechat_templates: dict[str, str]
 
 
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
