@@ -8,13 +8,9 @@ import hashlib
 import re
 from datetime import date
 
-from appeals.notices import URGENT
-from appeals.urgency import label
 from booking.catalogue import load_catalogue
 from booking.dialogue import compact
-from booking.pii import redact
 from vetbot.config import hotline
-from vetbot.staff_tasks import add_task
 
 # What only says "I want to report something", with nothing of the matter itself.
 TRIGGER_WORDS = re.compile(
@@ -84,16 +80,6 @@ def dedupe_key(channel: str | None, sender_id: str, description: str, day: date)
     the confirmation is delivered (a channel retry, a double tap)."""
     digest = hashlib.sha256(compact(description).encode()).hexdigest()[:24]
     return f"appeal:{channel or 'chat'}:{sender_id}:{day.isoformat()}:{digest}"
-
-
-def alert_staff_now(session, *, channel: str | None, sender_id: str, text: str, signals: list[str],
-                    day: date) -> bool:
-    """Danger said in the chat reaches staff at once, before (and whether or not) a ticket is
-    filed: the veteran may stop answering. Once per conversation and day; the words masked."""
-    return add_task(session, kind=URGENT, reference=f"chat:{channel or 'chat'}:{sender_id}"[:64],
-                    text=f"【紧急·对话中】{channel or 'chat'} 的老兵（{sender_id}）说：{redact(text)[:500]}\n"
-                         f"紧急信号：{'、'.join(label(s) for s in signals)}。尚未留下联系方式的，请从对话里联系。",
-                    dedupe_key=f"urgent-chat:{channel or 'chat'}:{sender_id}:{day.isoformat()}")
 
 
 def urgent_reply() -> str:

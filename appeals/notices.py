@@ -16,6 +16,7 @@ from appeals.models import Appeal, AppealEvent
 from appeals.texts import day_text, status_text
 from appeals.workflow import load_workflow
 from appeals.urgency import label
+from booking.pii import redact
 from vetbot.notify import send_notice
 from vetbot.staff_tasks import add_task
 
@@ -52,6 +53,16 @@ def alert_urgent(session: Session, appeal: Appeal) -> bool:
             f"紧急信号：{'、'.join(label(s) for s in appeal.urgent_signals)}。请马上联系老兵。")
     return add_task(session, kind=URGENT, reference=appeal.reference, text=text,
                     dedupe_key=f"urgent:{appeal.reference}")
+
+
+def alert_urgent_chat(session: Session, *, channel: str | None, sender_id: str, text: str, signals: list[str],
+                    day: date) -> bool:
+    """Danger said in the chat reaches staff at once, before (and whether or not) a ticket is
+    filed: the veteran may stop answering. Once per conversation and day; the words masked."""
+    return add_task(session, kind=URGENT, reference=f"chat:{channel or 'chat'}:{sender_id}"[:64],
+                    text=f"【紧急·对话中】{channel or 'chat'} 的老兵（{sender_id}）说：{redact(text)[:500]}\n"
+                         f"紧急信号：{'、'.join(label(s) for s in signals)}。尚未留下联系方式的，请从对话里联系。",
+                    dedupe_key=f"urgent-chat:{channel or 'chat'}:{sender_id}:{day.isoformat()}")
 
 
 def tell_assignee_of_addition(session: Session, appeal: Appeal, event: AppealEvent) -> bool:

@@ -12,7 +12,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from appeals import dialogue as talk
-from appeals import service
+from appeals import notices, service
 from appeals.classify import propose
 from appeals.texts import next_steps_text, status_text
 from appeals.urgency import urgent_signals
@@ -59,7 +59,7 @@ async def _with_part(dispatcher, tracker: Tracker, text: str) -> dict:
     if found:
         if not known:
             dispatcher.utter_message(text=talk.urgent_reply())
-        await in_db(lambda s: talk.alert_staff_now(
+        await in_db(lambda s: notices.alert_urgent_chat(
             s, channel=tracker.get_latest_input_channel(), sender_id=tracker.sender_id, text=text,
             signals=found, day=datetime.now(TZ).date()))
         values["appeal_urgent"] = known + found
