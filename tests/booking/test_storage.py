@@ -52,7 +52,7 @@ def test_migrations_apply_to_an_empty_database_and_again_change_nothing(tmp_path
     upgrade_to_head(url)
     tables = set(inspect(get_engine(url)).get_table_names())
     assert tables == {"alembic_version", "slot", "booking", "booking_event", "outbox", "outbox_attempt",
-                      "wechat_last_seen", "staff_task", "appeal", "appeal_event"}
+                      "wechat_last_seen", "staff_task", "appeal", "appeal_event", "knowledge_gap"}
     assert version(path) == head_revision()
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO slot (location_code, date, start_time, capacity, booked) "

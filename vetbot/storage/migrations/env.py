@@ -4,6 +4,7 @@ from alembic import context
 # Register every domain's tables on Base.metadata (for autogenerate).
 import appeals.models  # noqa: F401
 import booking.models  # noqa: F401
+import knowledge.gaps  # noqa: F401
 import vetbot.staff_tasks  # noqa: F401
 import wechat_adapter.models  # noqa: F401
 from vetbot.storage.base import Base
