@@ -11,6 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from knowledge import gaps
 from knowledge.answer import compose, compose_full
 from knowledge.search import RELATED_MARGIN
 from knowledge.service import get_knowledge_base
@@ -86,8 +87,10 @@ async def answer_question(dispatcher: CollectingDispatcher, question: str) -> li
         payload = f'/ask_policy{{"policy_id": "{passage.id}"}}'
         dispatcher.utter_message(text=f"这个问题我没有十足把握。您是想问“{passage.title}”吗？",
                                  buttons=[{"title": f"是，{passage.title}", "payload": payload}, HUMAN_BUTTON])
+        await gaps.note(question, gaps.DID_YOU_MEAN, passage.id)
         return [offer(POLICY_OFFER + passage.id)]
     dispatcher.utter_message(text=NOT_FOUND, buttons=[HUMAN_BUTTON])
+    await gaps.note(question, gaps.REFUSED)
     return None
 
 
