@@ -28,8 +28,9 @@ ID_IN_TEXT = re.compile(r"(?<!\d)\d[\d\s\-]{15,22}[\dXx](?![\dXx])")
 ANY_PLACE = re.compile("随便|都行|都可以|无所谓|哪里都|你们定|你定")
 QUESTION = re.compile("什么|怎么|如何|多少|哪些|吗|呢|能不能|可不可以|要不要|[?？]")
 NOT_A_NAME = re.compile("什么|怎么|多少|哪|吗|呢|要|带|办|能|可以|预约|材料|政策|算了|不约|不用|取消|人工|"
-                        "不想|不说|不告诉|不方便|保密|镇|街道|社区|村|[?？0-9]")  # not a place either
+                        "不想|不说|不告诉|不方便|保密|镇|街道|社区|村|确认|确定|[?？0-9]")  # not a place either
 # Said before the name: filler, who it is for, 姓张 (张德胜): 嗯就是周国平 / 是我父亲徐根荣.
+NUMBER_LABEL = re.compile("(我的)?(身份证|手机|电话)(号码|号)?(是|为)?")
 NAME_LEAD_IN = re.compile(r"^(?:嗯|呃|啊|哦|那个|就是|这个|是|我|他|她|的|帮|给|替|本人|老兵|预约人|姓名|名字|叫|"
                           r"爸爸?|妈妈?|父亲|母亲|老伴|爱人|儿子|女儿|丈夫|妻子|老公|老婆|姓(.)(?=\1))+")
 CONFIRM_WORDS = ("确认", "确定", "没问题", "可以", "对的", "好的", "是的", "对", "好", "行", "嗯")
@@ -78,9 +79,12 @@ def compact(text: str) -> str:
 
 # ---- service and place -----------------------------------------------------------------
 
-def read_service(text: str) -> Step:
-    """One service named: it; several (just 评残): the choices to offer; none: nothing."""
+def read_service(text: str, choices: list[str] | None = None) -> Step:
+    """One service named: it; several (just 评残): the choices to offer; none: nothing. With the
+    choices offered, their own word is enough (新办 after 评残)."""
     found = catalogue().find_service(re.sub(r"\s", "", text))  # names have full-width （）
+    if not found and choices:
+        found = _told_apart(text, [catalogue().service(c) for c in choices])
     if len(found) > 1:
         found = _told_apart(text, found) or found
     if len(found) == 1:
@@ -252,6 +256,7 @@ def _time_buttons(starts: list[datetime]) -> list[dict]:
 
 def read_name(text: str) -> Step:
     said = re.sub(r"[\d\s+\-Xx]+", "", compact(text)).strip("。，,.！!")  # a number said with it
+    said = NUMBER_LABEL.sub("", said)  # …and what it was called: 王建国 我的身份证330482…
     name = NAME_LEAD_IN.sub("", re.sub(r"^.*?(我叫|叫|我是|姓名是?|名字是?|预约人是?)", "", said))
     if 2 <= len(name) <= 6 and re.fullmatch(r"[\u4e00-\u9fff·]+", name) and not NOT_A_NAME.search(name):
         return Step({"booking_name": name})

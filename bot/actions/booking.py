@@ -59,7 +59,7 @@ class ValidateBookingForm(Action):
         if asked in (None, "booking_service", "booking_location", "booking_start"):
             # what a veteran volunteers up front: 我要约评残 乍浦 下周三上午
             if asked == "booking_service" or not slots.get("booking_service"):
-                take(dialogue.read_service(text))
+                take(dialogue.read_service(text, slots.get("booking_choices")))
             else:
                 take(dialogue.read_service_variant(text, slots["booking_service"]))
             if asked == "booking_location":
@@ -72,18 +72,17 @@ class ValidateBookingForm(Action):
                     text, location, day=slots.get("booking_day"), half=slots.get("booking_half"),
                     session=s)))
             if asked and not PROGRESS[asked] & values.keys() and not said_something:
-                if self._read_ahead(text, asked, slots, values):  # the mobile before the time
-                    kept = "、".join(n for k, n in (("booking_phone", "手机号"), ("booking_id", "身份证号"))
-                                    if values.get(k))
-                    dispatcher.utter_message(text=f"{kept}先记下了。")
+                if self._read_ahead(dispatcher, text, asked, slots, values):  # the mobile before the time
                     return events(values | {"booking_misses": 0.0})
                 return self._not_an_answer(dispatcher, tracker, dialogue.FORMATS[asked], values)
         elif asked in READERS:
             step = READERS[asked](text)
             if not step.slots:  # the reader's own explanation, else the slot's format
+                if self._read_ahead(dispatcher, text, asked, slots, values):  # the ID for the name
+                    return events(values | {"booking_misses": 0.0})
                 return self._not_an_answer(dispatcher, tracker, (step.say or [dialogue.FORMATS[asked]])[0])
             values.update(step.slots)
-            self._read_ahead(text, asked, slots, values)  # 王建国 13857312345: both in one message
+            self._read_ahead(None, text, asked, slots, values)  # 王建国 13857312345: both in one message
         elif asked == "booking_confirm":
             return events(await self._confirm(dispatcher, tracker, text))
         if asked:
@@ -91,14 +90,17 @@ class ValidateBookingForm(Action):
         return events(values)
 
     @staticmethod
-    def _read_ahead(text: str, asked: str, slots: dict, values: dict) -> bool:
+    def _read_ahead(dispatcher, text: str, asked: str, slots: dict, values: dict) -> bool:
         """A mobile or ID number said before it was asked for is kept (they cannot be mistaken
-        for anything else); True when one was."""
+        for anything else), and said so when `dispatcher` is given; True when one was."""
         found = {}
         for other in ("booking_phone", "booking_id"):
             if other != asked and not slots.get(other):
                 found |= READERS[other](text).slots
         values.update(found)
+        if found and dispatcher is not None:
+            kept = "、".join(n for k, n in (("booking_phone", "手机号"), ("booking_id", "身份证号")) if k in found)
+            dispatcher.utter_message(text=f"{kept}先记下了。")
         return bool(found)
 
     @staticmethod

@@ -39,6 +39,8 @@ def test_service_named_exactly_is_taken_and_a_group_gives_choices():
     choices = dialogue.read_service("评残").slots["booking_choices"]
     assert choices == ["pingcan-xinban", "pingcan-buban", "pingcan-tiaozheng"]
     assert not dialogue.read_service("王建国")
+    assert not dialogue.read_service("新办")  # a variant word alone needs the choices it answers
+    assert dialogue.read_service("新办", choices).slots["booking_service"] == "pingcan-xinban"
 
 
 def test_service_handled_only_at_the_centre_sets_the_place():
@@ -92,7 +94,8 @@ def test_time_outside_office_hours_a_rest_day_and_an_unknown_year_are_refused(en
 def test_names_are_taken_and_questions_are_not():
     assert dialogue.read_name("我叫王建国").slots == {"booking_name": "王建国"}
     assert dialogue.read_name("欧阳·买买提").slots == {"booking_name": "欧阳·买买提"}
-    for not_a_name in ("评残要带什么材料", "13812345678", "好", "怎么办"):
+    assert dialogue.read_name("王建国 我的身份证号码是330482196503121235").slots == {"booking_name": "王建国"}
+    for not_a_name in ("评残要带什么材料", "13812345678", "好", "怎么办", "确认", "确定"):
         assert not dialogue.read_name(not_a_name), not_a_name
 
 

@@ -113,12 +113,38 @@ def test_a_mobile_or_id_sent_before_it_is_asked_for_is_kept():
     assert chat.requested == "booking_confirm"
 
 
-def test_an_id_number_sent_for_the_phone_is_not_read_as_one():
+def test_an_id_number_sent_for_the_phone_is_kept_as_the_id_and_the_phone_asked_again():
     chat = book_chat()
     chat.say("帮我约带病回乡认定 新埭 下周三下午两点", "book_service")
     chat.say("王建国")
     chat.say(ID_NUMBER)
-    assert chat.requested == "booking_phone" and chat.text.startswith("手机号不对")
+    assert chat.requested == "booking_phone" and chat.text.startswith("身份证号先记下了。")
+    assert chat.slots["booking_id"]["masked"] == "330482********1235" and chat.slots["booking_misses"] == 0.0
+    chat.say(PHONE)
+    assert chat.requested == "booking_confirm"
+
+
+def test_a_name_with_the_id_number_at_the_name_step_keeps_both():
+    chat = book_chat()
+    chat.say("帮我约带病回乡认定 新埭 下周三下午两点", "book_service")
+    chat.say(f"王建国 我的身份证{ID_NUMBER}")
+    assert chat.slots["booking_name"] == "王建国" and chat.slots["booking_id"]["masked"] == "330482********1235"
+    assert chat.requested == "booking_phone"
+
+
+def test_an_id_number_alone_at_the_name_step_is_kept_and_the_name_asked_again():
+    chat = book_chat()
+    chat.say("帮我约带病回乡认定 新埭 下周三下午两点", "book_service")
+    chat.say(ID_NUMBER)
+    assert chat.requested == "booking_name" and chat.text.startswith("身份证号先记下了。")
+    assert chat.slots["booking_misses"] == 0.0
+
+
+def test_the_variant_word_alone_picks_from_the_choices_offered():
+    chat = book_chat()
+    chat.say("我想预约评残", "book_service")
+    chat.say("新办")
+    assert chat.slots["booking_service"] == "pingcan-xinban" and chat.requested == "booking_location"
 
 
 def test_the_other_service_of_the_group_said_later_replaces_the_first():
