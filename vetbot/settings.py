@@ -17,6 +17,7 @@ its own settings (libraries' variables such as OMP_NUM_THREADS are theirs).
 | VETBOT_EMBEDDING_MODEL | converted e5-small | another sentence-transformers model (a local path) |
 | VETBOT_TORCH_THREADS | cores, at most 4 | threads of the embedder |
 | VETBOT_WARM_UP | 0 | 1: the action server loads the knowledge base at start |
+| VETBOT_MAX_MESSAGE_CHARS | 500 | a longer message is cut before NLU (vetbot/message_cap.py) |
 | WECHAT_TOKEN, WECHAT_ENCODING_AES_KEY, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_API_BASE_URL | empty / api.weixin.qq.com | the official account |
 | WECHAT_REPLY_BUDGET, WECHAT_DEDUPE_TTL, WECHAT_MAX_BODY_BYTES, WECHAT_OUTBOX_INTERVAL, WECHAT_OUTBOX_SENDER | 4 s, 600 s, 64 KiB, 15 s, 1 | WeChat channel tunables |
 | WECHAT_TEMPLATE_NOTICE, WECHAT_TEMPLATE_<KIND>, WECHAT_NOTICE_FIELD | none, content | template messages outside the 48-hour window |
@@ -51,6 +52,7 @@ class Settings:
     embedding_model: str | None
     torch_threads: int | None
     warm_up: bool
+    max_message_chars: int
     wechat_token: str
     wechat_encoding_aes_key: str
     wechat_app_id: str
@@ -80,6 +82,7 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         embedding_model=env.text("VETBOT_EMBEDDING_MODEL"),
         torch_threads=env.number("VETBOT_TORCH_THREADS", int, None),
         warm_up=env.flag("VETBOT_WARM_UP", False),
+        max_message_chars=env.number("VETBOT_MAX_MESSAGE_CHARS", int, 500),
         wechat_token=env.text("WECHAT_TOKEN") or "",
         wechat_encoding_aes_key=env.text("WECHAT_ENCODING_AES_KEY") or "",
         wechat_app_id=env.text("WECHAT_APP_ID") or "",
