@@ -41,6 +41,7 @@ from wechat_adapter.replies import OptionMemory
 from wechat_adapter.routing import NOTHING, REPLY, route
 from wechat_adapter.settings import WeChatSettings
 from wechat_adapter.store import KeyValueStore, RedisStore, make_store
+from vetbot.message_cap import capped
 from vetbot.rest_channel import apology
 from wechat_adapter.turns import CHANNEL_NAME, TurnRunner
 
@@ -189,6 +190,7 @@ class WeChatInput(InputChannel):
 
     # -- the blueprint -------------------------------------------------------------------------
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        on_new_message = capped(on_new_message)  # long and empty texts, as in every channel
         webhook = Blueprint("wechat_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])

@@ -4,12 +4,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from vetbot.message_cap import EMPTY_TEXT  # the same prompt as every channel's
+
 logger = logging.getLogger(__name__)
 
 # Short, plain Chinese for older users.
 VOICE_NOT_RECOGNISED = "抱歉，这段语音我没有听清。请您打字告诉我想办的事，比如“优待证怎么申请”。"
 UNSUPPORTED_MESSAGE = "我现在只能看懂文字消息。请您打字告诉我想办的事，比如“优待证怎么申请”，或者回复“转人工”。"
-EMPTY_TEXT = "请您打字告诉我想办的事，比如“优待证怎么申请”。"
 
 GREET = "/greet"
 UNKNOWN_CLICK = "/help"
