@@ -1,4 +1,4 @@
-"""`vetbot kb …`: build, import, list, remove, search and evaluate the knowledge base."""
+"""`vetbot kb …`: build, import, list, remove, search and evaluate the knowledge base; list its gaps."""
 from __future__ import annotations
 
 import json
@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 SUPPORTED = (".md", ".txt", ".docx", ".pdf")
+GAP_KINDS = {"refused": "没找到", "did_you_mean": "您是想问"}
 
 
 def register(groups) -> None:
@@ -39,6 +40,12 @@ def register(groups) -> None:
     ev = kb.add_parser("eval", help="在开发问题集上评测 BM25 / 向量 / 混合检索")
     ev.add_argument("--sweep", action="store_true", help="同时列出不同阈值下的结果")
     ev.set_defaults(handler=cmd_eval)
+
+    gaps = kb.add_parser("gaps", help="答不上、只能猜的问题（问得最多的在前）")
+    gaps.add_argument("--since", help="只列这一天（含）以来又被问到的，如 2026-12-01")
+    gaps.add_argument("--limit", type=int, default=50, help="最多列几条（默认 50）")
+    gaps.add_argument("--json", action="store_true")
+    gaps.set_defaults(handler=cmd_gaps)
 
 
 def _embedder():
@@ -157,3 +164,30 @@ def cmd_eval(args) -> int:
     from knowledge.evaluate import main as evaluate
 
     return evaluate(_embedder(), sweep=args.sweep)
+
+
+def cmd_gaps(args) -> int:
+    from booking.calendar import TZ
+    from booking.cli import Refusal, _day, _pad, _run, _width
+    from knowledge.gaps import listing
+
+    def show() -> None:
+        if args.limit < 1:
+            raise Refusal("--limit 要写大于 0 的数，如 --limit 20。")
+        gaps = listing(_day(args.since, "--since"), args.limit)
+        if args.json:
+            print(json.dumps([gap.to_dict() for gap in gaps], ensure_ascii=False, indent=1))
+            return
+        if not gaps:
+            print(f"{args.since} 以来没有答不上的问题。" if args.since else "还没有答不上的问题。")
+            return
+        rows = [["次数", "最近一次", "结果", "问题"]] + [
+            [str(gap.count), gap.last_seen.astimezone(TZ).strftime("%Y-%m-%d %H:%M"),
+             " ".join(filter(None, [GAP_KINDS[gap.kind], gap.passage_id])), gap.question]
+            for gap in gaps]
+        widths = [max(_width(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            print("  ".join([_pad(cell, w) for cell, w in zip(row, widths)] + [row[3]]))
+        print(f"共 {len(gaps)} 条，问得最多的在前（次数是全部时间的）。")
+
+    return _run(show)
