@@ -6,6 +6,7 @@ import re
 
 from knowledge.passage import Passage
 from knowledge.search import Hit
+from knowledge.sources import registry
 
 MAX_RULE_CHARS = 150
 _SENTENCE_END = re.compile(r"(?<=[。！？])")
@@ -13,6 +14,18 @@ _CLAUSE_END = re.compile(r"(?<=[；，：])")
 
 
 def citation(passage: Passage) -> str:
+    """The source line, worded by the kind of source (knowledge/sources.yml): a law by article and
+    date; a press report or general practice with the caveat that the bureau's word decides. An
+    imported document missing from the registry is cited by its own title and date."""
+    source = registry().get(passage.source)
+    bureau = "具体以市退役军人事务局公布为准"
+    if source is not None and source.kind == "press":
+        return f"据{source.outlet}{source.year}年报道，{bureau}"
+    if source is not None and source.kind == "practice":
+        return f"以上是一般做法，不是文件规定，{bureau}"
+    if source is not None and source.via:  # a local document known only from a report
+        report = registry().get(source.via)
+        return f"据{report.outlet}{report.year}年报道的《{source.name}》，{bureau}"
     status = "" if passage.in_force else "，已废止"
     return f"依据：《{passage.source}》{passage.article}（{passage.date}{status}）"
 

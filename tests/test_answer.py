@@ -68,12 +68,23 @@ def test_compose_gives_the_short_rule_and_compose_full_the_whole_passage():
 
 
 def test_citation_without_an_article_names_the_source_and_date():
-    local = passage("x", source="平湖市退役军人事务局服务说明", article="", date="2023-05-01")
-    assert citation(local) == "依据：《平湖市退役军人事务局服务说明》（2023-05-01）"
+    # an imported document without articles (not in knowledge/sources.yml): its own title and date
+    local = passage("x", source="平湖市光荣牌悬挂示例办法", article="", date="2023-05-01")
+    assert citation(local) == "依据：《平湖市光荣牌悬挂示例办法》（2023-05-01）"
 
 
-def test_repealed_and_imported_law_passages_say_so():
-    law = passage("国家建立退役士兵安置制度。", category="法规", title="退役士兵安置条例",
-                  source="退役士兵安置条例", article="第二条", date="2011-10-29", in_force=False)
-    reply = compose(Hit(law, 1.0, 0.95))
-    assert reply == "国家建立退役士兵安置制度。\n依据：《退役士兵安置条例》第二条（2011-10-29，已废止）"
+def test_a_press_report_is_cited_as_such_with_the_bureau_caveat():
+    press = passage("x", source="平湖日报2020年报道", article="", date="2019-07-03", region="平湖")
+    assert citation(press) == "据平湖日报2020年报道，具体以市退役军人事务局公布为准"
+
+
+def test_general_practice_says_it_is_no_rule():
+    practice = passage("x", source="平湖工作实务", article="", date="2020-01-01", region="平湖")
+    assert citation(practice) == "以上是一般做法，不是文件规定，具体以市退役军人事务局公布为准"
+
+
+def test_a_local_document_known_from_a_report_names_both():
+    local = passage("x", source="退役军人三级服务保障体系网络建设意见", article="", date="2020-01-01")
+    assert citation(local) == ("据平湖日报2020年报道的《退役军人三级服务保障体系网络建设意见》，"
+                               "具体以市退役军人事务局公布为准")
+
