@@ -53,11 +53,13 @@ def test_an_id_number_and_a_mobile_are_never_stored_in_clear(url):
     record("我身份证330482199001011234，电话13812345678，评残进度怎么查", REFUSED, engine=engine)
     record("我身份证 330482 19900101 123x 电话 138-1234-5678 评残进度怎么查", REFUSED, engine=engine)
     record("号码１３８１２３４５６７８能不能查优待金", REFUSED, engine=engine)  # full-width digits
+    record("编号①13812345678", REFUSED, engine=engine)  # folded, ① would glue a 1 to the mobile
 
     stored = " ".join(str(cell) for row in rows(url) for cell in row)
     for clear in ("330482199001011234", "19900101", "13812345678", "12345678", "1234567"):
         assert clear not in stored
     assert [(g.question, g.count) for g in listing(engine=engine)] == [  # same count: latest first
+        ("编号1138****5678", 1),
         ("号码138****5678能不能查优待金", 1),
         ("我身份证330482********123x电话138****5678评残进度怎么查", 1),
         ("我身份证330482********1234,电话138****5678,评残进度怎么查", 1),
