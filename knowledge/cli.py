@@ -188,6 +188,6 @@ def cmd_gaps(args) -> int:
         widths = [max(_width(row[i]) for row in rows) for i in range(3)]
         for row in rows:
             print("  ".join([_pad(cell, w) for cell, w in zip(row, widths)] + [row[3]]))
-        print(f"共 {len(gaps)} 条，问得最多的在前（次数是全部时间的）。")
+        print(f"共 {len(gaps)} 条，按被问次数从多到少排列（次数为累计）。")
 
     return _run(show)
