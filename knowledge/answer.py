@@ -22,7 +22,7 @@ def citation(passage: Passage) -> str:
     if source is not None and source.kind == "press":
         return f"据{source.outlet}{source.year}年报道，{bureau}"
     if source is not None and source.kind == "practice":
-        return f"以上是一般做法，不是文件规定，{bureau}"
+        return f"说明：这是本地一般做法，不出自正式文件，{bureau}"
     if source is not None and source.via:  # a local document known only from a report
         report = registry().get(source.via)
         return f"据{report.outlet}{report.year}年报道的《{source.name}》，{bureau}"

@@ -80,7 +80,7 @@ def test_a_press_report_is_cited_as_such_with_the_bureau_caveat():
 
 def test_general_practice_says_it_is_no_rule():
     practice = passage("x", source="平湖工作实务", article="", date="2020-01-01", region="平湖")
-    assert citation(practice) == "以上是一般做法，不是文件规定，具体以市退役军人事务局公布为准"
+    assert citation(practice) == "说明：这是本地一般做法，不出自正式文件，具体以市退役军人事务局公布为准"
 
 
 def test_a_local_document_known_from_a_report_names_both():
