@@ -3,29 +3,39 @@
 An entry that lists documents to bring does not write them itself: its front matter names a
 service of the booking catalogue (`checklist: pingcan-xinban`) and its text holds the marker
 `{{checklist}}`, filled here from that service's checklist in booking/catalogue.yml, so the
-policy answer and the booking's read-back say the same thing."""
+policy answer and the booking's read-back say the same thing.
+
+Every entry cites a source registered in knowledge/sources.yml; an entry citing a law or
+regulation gives its effective date as registered and only articles the law has (also those its
+text names as 《法名》第X条)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import yaml
 
 from booking.catalogue import Catalogue, load_catalogue
 from knowledge.passage import Passage
+from knowledge.sources import LEGISLATION, Registry, registry
 from vetbot.config import PROJECT_ROOT
 
 CORPUS_DIR = PROJECT_ROOT / "knowledge" / "corpus"
 REQUIRED = ("id", "title", "category", "region", "source", "effective_date", "in_force")
 CHECKLIST_MARKER = "{{checklist}}"
+_ARTICLE = r"第[零〇一二两三四五六七八九十百千\d]+条(?:之[一二三四五六七八九十]+)?"
+_NAMED_ARTICLES = re.compile(rf"《([^》]+)》((?:{_ARTICLE}[、和及]?)+)")
 
 
 class CorpusError(ValueError):
     pass
 
 
-def parse_entry(path: Path, catalogue: Catalogue | None = None) -> Passage:
-    """Parse one entry; `catalogue` fills the checklist marker (default: the shipped one)."""
+def parse_entry(path: Path, catalogue: Catalogue | None = None,
+                sources: Registry | None = None) -> Passage:
+    """Parse one entry; `catalogue` fills the checklist marker and `sources` checks what it cites
+    (default: the shipped ones)."""
     raw = path.read_text(encoding="utf-8")
     if not raw.startswith("---"):
         raise CorpusError(f"{path}: missing front matter")
@@ -40,13 +50,16 @@ def parse_entry(path: Path, catalogue: Catalogue | None = None) -> Passage:
     if isinstance(date, (dt.date, dt.datetime)):
         date = date.isoformat()[:10]
     keywords = meta.get("keywords") or []
+    source = str(meta["source"]).strip().strip("《》")
+    articles = str(meta.get("articles") or "").strip()
+    _check_source(path, source, articles, str(date), body, sources or registry())
     body = _fill_checklist(path, meta.get("checklist"), body, catalogue)
     return Passage(
         id=str(meta["id"]),
         doc_id=str(meta["id"]),
         title=str(meta["title"]).strip(),
-        source=str(meta["source"]).strip().strip("《》"),
-        article=str(meta.get("articles") or "").strip(),
+        source=source,
+        article=articles,
         date=str(date),
         in_force=bool(meta["in_force"]),
         region=str(meta["region"]).strip(),
@@ -54,6 +67,30 @@ def parse_entry(path: Path, catalogue: Catalogue | None = None) -> Passage:
         text="\n".join(line.strip() for line in body.strip().splitlines() if line.strip()),
         keywords=" ".join(map(str, keywords)) if isinstance(keywords, list) else str(keywords),
     )
+
+
+def _check_source(path: Path, name: str, articles: str, date: str, body: str,
+                  sources: Registry) -> None:
+    """The cited source is registered; a law's date and articles are the registered ones."""
+    source = sources.get(name)
+    if source is None or source.name != name:  # an imported law's full title is not a name
+        raise CorpusError(f"{path}: source {name!r} is not a source name in knowledge/sources.yml")
+    cited = []
+    if source.kind in LEGISLATION:
+        if date != source.effective:
+            raise CorpusError(f"{path}: effective_date {date}, but {name} is in force from "
+                              f"{source.effective} (knowledge/sources.yml)")
+        cited = [(source, label.strip()) for label in articles.split("、") if label.strip()]
+    elif articles:
+        raise CorpusError(f"{path}: articles: {articles}, but {name} ({source.kind}) has no articles")
+    for match in _NAMED_ARTICLES.finditer(body):  # 《法名》第X条 in the text
+        named = sources.get(match.group(1))
+        if named is not None and named.kind in LEGISLATION:
+            cited += [(named, label) for label in re.findall(_ARTICLE, match.group(2))]
+    for law, label in cited:
+        if not law.has_article(label):
+            raise CorpusError(f"{path}: {label} is not an article of {law.name} "
+                              f"({law.articles} articles in knowledge/sources.yml)")
 
 
 def _fill_checklist(path: Path, service_id, body: str, catalogue: Catalogue | None) -> str:
@@ -77,9 +114,11 @@ def _fill_checklist(path: Path, service_id, body: str, catalogue: Catalogue | No
     return body
 
 
-def load_corpus(directory: Path = CORPUS_DIR, catalogue: Catalogue | None = None) -> list[Passage]:
+def load_corpus(directory: Path = CORPUS_DIR, catalogue: Catalogue | None = None,
+                sources: Registry | None = None) -> list[Passage]:
     catalogue = catalogue or load_catalogue()
-    entries = [parse_entry(path, catalogue) for path in sorted(directory.rglob("*.md"))]
+    sources = sources or registry()
+    entries = [parse_entry(path, catalogue, sources) for path in sorted(directory.rglob("*.md"))]
     seen: set[str] = set()
     for entry in entries:
         if entry.id in seen:

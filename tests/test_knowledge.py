@@ -42,7 +42,7 @@ def corpus_dir(tmp_path):
                 "退役士兵安置按新的退役军人安置条例办理，方式有自主就业、安排工作、退休、供养。",
                 source="退役军人安置条例", effective_date="2024-09-01")
     write_entry(directory, "bangfu", "平湖帮扶基金", "平湖的困难退役军人家庭每户每年可以得到二千元到五千元的帮扶。",
-                region="平湖", source="平湖市退役军人事务局服务说明", articles="")
+                region="平湖", source="平湖日报2020年报道", articles="")
     return directory
 
 

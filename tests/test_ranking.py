@@ -8,10 +8,13 @@ import pytest
 
 from knowledge.index import build_index, open_store, sync_corpus
 from knowledge.search import KnowledgeBase
+from knowledge.sources import Registry, Source, registry
 from tests.test_knowledge import write_entry
 
 HELP = "退役军人家庭遇到重大困难，可以向户籍所在地的退役军人服务站申请临时帮扶。"
 CHECKUP = "退役军人每两年可以参加一次免费健康体检，由服务站统一组织。"
+MADE_UP = [Source(name, "local", date="2023")  # local documents of these tests only
+           for name in ("平湖市困难帮扶示例办法", "平湖市体检示例通知", "上海市创业示例办法")]
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +22,14 @@ def kb(tmp_path_factory, embedder):
     corpus = tmp_path_factory.mktemp("corpus")
     # Two pairs of equally relevant passages (same title and text), stored in both orders, so the
     # home region wins whichever of the pair the store, BM25 or FAISS happen to list first.
-    write_entry(corpus, "a1-bangfu-pinghu", "困难帮扶", HELP, region="平湖", source="平湖市困难帮扶示例办法")
+    write_entry(corpus, "a1-bangfu-pinghu", "困难帮扶", HELP, region="平湖", source="平湖市困难帮扶示例办法", articles="")
     write_entry(corpus, "a2-bangfu-quanguo", "困难帮扶", HELP, region="全国")
     write_entry(corpus, "b1-tijian-quanguo", "健康体检", CHECKUP, region="全国")
-    write_entry(corpus, "b2-tijian-pinghu", "健康体检", CHECKUP, region="平湖", source="平湖市体检示例通知")
+    write_entry(corpus, "b2-tijian-pinghu", "健康体检", CHECKUP, region="平湖", source="平湖市体检示例通知", articles="")
     # Another region's rule that matches the question better than the national one.
     write_entry(corpus, "c1-chuangye-shanghai", "退役军人创业补贴",
                 "退役军人自主创业的，可以申请一次性创业补贴一万元，并享受三年税费减免。",
-                region="上海", source="上海市创业示例办法")
+                region="上海", source="上海市创业示例办法", articles="")
     write_entry(corpus, "c2-chuangye-quanguo", "退役军人就业扶持", "国家鼓励退役军人就业，按规定给予税费减免。")
     # A repealed rule that matches the question better than the one that replaced it.
     write_entry(corpus, "d1-anzhi-old", "退役士兵安置方式", "退役士兵的安置方式有自主就业、安排工作、退休、供养四种。",
@@ -37,7 +40,9 @@ def kb(tmp_path_factory, embedder):
     write_entry(corpus, "e-youdai", "优待证怎么申领", "退役军人优待证由退役军人事务部门免费发放。")
     base = tmp_path_factory.mktemp("data")
     store = open_store(base)
-    sync_corpus(store, corpus)
+    with pytest.MonkeyPatch.context() as patch:  # the made-up documents are registered here only
+        patch.setattr("knowledge.corpus.registry", lambda: Registry([*registry(), *MADE_UP]))
+        sync_corpus(store, corpus)
     build_index(store, embedder, base=base)
     return KnowledgeBase(embedder, base=base)
 
