@@ -1,14 +1,18 @@
 """Turn retrieved passages into a short, sourced reply for an older reader.
-Only words from the passage are used: nothing is added that the passage does not say."""
+Only words from the passage are used: nothing is added that the passage does not say, except the
+plain statement that it does not state the amount asked for."""
 from __future__ import annotations
 
 import re
 
+from knowledge.aspects import asked_aspect, pick
 from knowledge.passage import Passage
 from knowledge.search import Hit
 from knowledge.sources import registry
 
 MAX_RULE_CHARS = 150
+MAX_ASPECT_CHARS = 260  # a checklist is answered whole
+NO_AMOUNT = "这一条没有写具体数额，实际标准以主管部门公布的为准，可以问市退役军人事务局或转人工。"
 _SENTENCE_END = re.compile(r"(?<=[。！？])")
 _CLAUSE_END = re.compile(r"(?<=[；，：])")
 
@@ -49,10 +53,28 @@ def short_rule(text: str, limit: int = MAX_RULE_CHARS) -> str:
     return rule
 
 
-def compose(hit: Hit) -> str:
+def answer_text(passage: Passage, question: str | None) -> str:
+    """The sentences that answer what was asked (the amount, the documents …), else the first
+    sentences; a question for an amount the passage does not state is told so."""
+    aspect = asked_aspect(question) if question else None
+    if aspect:
+        picked = pick(flatten_lines(passage.text), aspect, question, MAX_ASPECT_CHARS)
+        if picked:
+            return picked
+        if aspect == "amount":
+            return f"{short_rule(passage.text)}\n{NO_AMOUNT}"
+    return short_rule(passage.text)
+
+
+def flatten_lines(text: str) -> str:
+    """Each line as one paragraph (a checklist keeps its lines)."""
+    return "\n".join(flatten(line) for line in text.splitlines() if line.strip())
+
+
+def compose(hit: Hit, question: str | None = None) -> str:
     passage = hit.passage
     heading = "" if passage.category == "法规" else f"【{passage.title}】"
-    return f"{heading}{short_rule(passage.text)}\n{citation(passage)}"
+    return f"{heading}{answer_text(passage, question)}\n{citation(passage)}"
 
 
 def compose_full(hit: Hit) -> str:

@@ -6,11 +6,13 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from knowledge import dense
+from knowledge.aspects import asked_aspect
 from knowledge.bm25 import BM25
 from knowledge.index import current_manifest, kb_dir, pinned
 from knowledge.passage import Passage
@@ -24,6 +26,11 @@ HOME_REGIONS = ("平湖", "嘉兴", "浙江", "全国")  # rules that apply to a
 REPEALED_FACTOR = 0.5  # a repealed rule must lose to the current one
 FOREIGN_REGION_FACTOR = 0.8
 HOME_REGION_BONUS = 1.01  # a tie-breaker: local measures first when equally relevant
+# Entry titles are phrased as questions (申请评残要准备哪些材料): one that asks what the veteran
+# asks (怎么申请 → the procedure) goes before one on the same topic that asks something else.
+ASPECT_MATCH_BONUS = 1.05
+ASPECT_OTHER_FACTOR = 0.95
+ASPECT_MARGIN = 0.02  # how far below the threshold an entry on the aspect asked may still be shown
 
 # Relevance thresholds, calibrated on tests/kb_eval with `vetbot kb eval --sweep`: the lowest
 # value at which about 80% of the unanswerable dev questions are refused. The dense cosine of
@@ -143,20 +150,26 @@ class KnowledgeBase:
             else:
                 scored = _rrf([_top(bm25_scores, CANDIDATES), [int(i) for i in dense_ids]])
 
-        hits = []
+        hits, gate = [], None
+        aspect = asked_aspect(query)
         for i, score in scored.items():
             passage = loaded.passages[i]
             relevance = float(bm25_scores[i]) if mode == "bm25" else float(loaded.vectors[i] @ query_vec)
-            hits.append(Hit(passage, score * self._prior(passage), relevance))
+            ranked = score * self._prior(passage)
+            hits.append(Hit(passage, ranked * _aspect_factor(aspect, passage), relevance))
+            if gate is None or ranked > gate.score:
+                gate = Hit(passage, ranked, relevance)
         hits.sort(key=lambda h: h.score, reverse=True)
         if strict:
             # The best-ranked passage must itself be relevant: in hybrid mode that needs BM25
             # and the dense model to agree on it, which separates unanswerable questions better
-            # than any single high cosine deep in the candidate list.
+            # than any single high cosine deep in the candidate list. The aspect asked only
+            # chooses among the passages on the topic: it never decides whether we answer.
             threshold = (self.min_bm25 if mode == "bm25" else self.min_dense) - margin
-            if not hits or hits[0].relevance < threshold:
+            if gate is None or gate.relevance < threshold:
                 return []
-            hits = [h for h in hits if h.relevance >= threshold]
+            floor = threshold - (ASPECT_MARGIN if aspect else 0.0)
+            hits = [h for h in hits if h.relevance >= floor]
         return hits[:top_k]
 
     def _encode_query(self, query: str) -> np.ndarray:
@@ -180,6 +193,18 @@ class KnowledgeBase:
         elif passage.region == self.home_region:
             factor *= HOME_REGION_BONUS
         return factor
+
+
+@lru_cache(maxsize=4096)
+def _title_aspect(title: str) -> str | None:
+    return asked_aspect(title)
+
+
+def _aspect_factor(aspect: str | None, passage: Passage) -> float:
+    title_aspect = _title_aspect(passage.title) if aspect else None
+    if title_aspect is None:
+        return 1.0
+    return ASPECT_MATCH_BONUS if title_aspect == aspect else ASPECT_OTHER_FACTOR
 
 
 def _top(scores: np.ndarray, k: int) -> list[int]:

@@ -101,10 +101,10 @@ def test_more_shows_the_whole_passage_then_the_next_ones():
     hits = related(question)
     assert len(hits) >= 4, "precondition: this question has several related passages"
     (first, full, more), slots = ask_then_more(question, 2)
-    assert first[0]["text"] == compose(hits[0])
+    assert first[0]["text"] == compose(hits[0], question)  # the sentences on the documents
     assert [m["text"] for m in full] == [compose_full(hits[0])]
     # then the next two related passages, each with its source, and an invitation to ask on
-    assert [m["text"] for m in more[:-1]] == [compose(hits[1]), compose(hits[2])]
+    assert [m["text"] for m in more[:-1]] == [compose(hits[1], question), compose(hits[2], question)]
     assert more[-1]["text"] == "还想了解别的，直接问我就行。"
     assert slots["policy_full_shown"] is True and slots["policy_shown"] == 3.0
 
@@ -114,7 +114,7 @@ def test_more_says_that_is_all_when_nothing_related_is_left():
     hits = related(question)
     assert len(hits) == 3, "precondition: exactly three related passages"
     (_, _, more, done), slots = ask_then_more(question, 3)
-    assert [m["text"] for m in more[:-1]] == [compose(hits[1]), compose(hits[2])]
+    assert [m["text"] for m in more[:-1]] == [compose(hits[1], question), compose(hits[2], question)]
     assert [m["text"] for m in done] == ["相关的内容就这些了。还不清楚的话，可以转人工问问。"]
     assert done[0]["buttons"] == [HUMAN_BUTTON] and slots["offered_payload"] == HUMAN_PAYLOAD
 

@@ -11,7 +11,7 @@ import pytest
 import knowledge.search as search
 from knowledge.index import build_index, current_manifest, kb_dir, open_store
 from knowledge.passage import Passage
-from knowledge.search import Hit, KnowledgeBase, _rrf, _top
+from knowledge.search import ASPECT_MATCH_BONUS, ASPECT_OTHER_FACTOR, Hit, KnowledgeBase, _aspect_factor, _rrf, _top
 
 E0, E1, E2, E3 = np.eye(4, dtype=np.float32)
 
@@ -161,8 +161,9 @@ def test_priors_favour_the_home_region_and_rules_in_force(tmp_path):
 def test_hybrid_fuses_bm25_and_dense_ranks_times_the_prior(kb):
     hits = kb.search(Q_PINGCAN, top_k=2, strict=False)
     assert ids(hits) == ["pingcan", "youdai"]
-    # PINGCAN: first in both rankings, 平湖 (home); YOUDAI: only second in the dense ranking.
-    assert hits[0].score == pytest.approx(1.01 * 2 / 61, rel=1e-9)
+    # PINGCAN: first in both rankings, 平湖 (home), its title 评残材料 asks what the question asks
+    # (the documents); YOUDAI: only second in the dense ranking, its title asks nothing in particular.
+    assert hits[0].score == pytest.approx(1.01 * ASPECT_MATCH_BONUS * 2 / 61, rel=1e-9)
     assert hits[1].score == pytest.approx(1 / 62, rel=1e-9)
     assert hits[0].relevance == pytest.approx(0.9539392, rel=1e-6)  # the dense cosine, not the fused score
     assert hits[1].relevance == pytest.approx(0.3, rel=1e-6)
@@ -180,7 +181,7 @@ def test_bm25_mode_scores_are_bm25_times_the_prior_and_encode_nothing(kb):
     hits = kb.search(Q_PINGCAN, mode="bm25", strict=False)
     assert ids(hits) == ["pingcan"]  # the only passage sharing words with the question
     assert hits[0].relevance > 0
-    assert hits[0].score == pytest.approx(hits[0].relevance * 1.01, rel=1e-6)
+    assert hits[0].score == pytest.approx(hits[0].relevance * 1.01 * ASPECT_MATCH_BONUS, rel=1e-6)
     assert kb.embedder.encoded == []
 
 
@@ -329,3 +330,10 @@ def test_an_embedder_that_does_not_name_its_model_uses_the_index_as_built(tmp_pa
     publish(tmp_path, embedder, [YOUDAI])  # recorded as model "default"
     assert current_manifest(tmp_path)["model"] == "default"
     assert KnowledgeBase(embedder, base=tmp_path).size == 1
+
+
+def test_an_entry_whose_title_asks_another_aspect_of_the_topic_goes_down():
+    documents, procedure = rule("a", "申请评残要准备哪些材料", ""), rule("b", "评残怎么申请", "")
+    assert _aspect_factor("procedure", procedure) == ASPECT_MATCH_BONUS
+    assert _aspect_factor("procedure", documents) == ASPECT_OTHER_FACTOR
+    assert _aspect_factor(None, documents) == 1.0 and _aspect_factor("amount", rule("c", "光荣牌", "")) == 1.0
