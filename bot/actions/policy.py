@@ -11,8 +11,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from booking.catalogue import load_catalogue
+from booking.where import how_long, where_to_apply
 from knowledge import gaps
 from knowledge.answer import compose, compose_full
+from knowledge.aspects import asked_aspect
+from knowledge.context import with_topic
 from knowledge.search import RELATED_MARGIN
 from knowledge.service import get_knowledge_base
 from vetbot.settings import settings
@@ -29,6 +33,8 @@ GRIEVANCE = re.compile("没发|没到账|没拿到|拿不到|没给|不给|拖�
 NOT_FOUND = "这个问题我在政策库里没有找到可靠的答案，不敢乱说。要转人工问问工作人员吗？"
 KB_DOWN = "政策库暂时用不了，请稍后再试，或者转人工问工作人员。"
 PASSAGE_GONE = "您选的这条政策内容刚刚更新过，已经不在政策库里了。请把您的问题再说一遍，我按最新的政策帮您查；也可以转人工。"
+BOOK_BUTTON = {"title": "预约代办", "payload": "/book_service"}
+HOW_LONG = re.compile("多久|多长时间|几天能|办好|办下来|办完")
 GENERIC_WORDS = {"政策", "咨询", "政策咨询", "问题", "问一下", "请问", "你好", "您好"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -58,7 +64,7 @@ def show_answer(dispatcher: CollectingDispatcher, hit, question: str) -> list[di
     """The short answer with its source; "看更多" then continues from `question`. A question that
     sounds like a grievance (优待金一直没发) also gets the way to file it as an appeal."""
     buttons = [MORE_BUTTON, HUMAN_BUTTON] + ([APPEAL_BUTTON] if GRIEVANCE.search(question) else [])
-    dispatcher.utter_message(text=compose(hit), buttons=buttons)
+    dispatcher.utter_message(text=compose(hit, question), buttons=buttons)
     return [SlotSet("last_policy_query", question), SlotSet("policy_shown", 1.0),
             SlotSet("policy_full_shown", False), offer(None)]
 
@@ -94,6 +100,21 @@ async def answer_question(dispatcher: CollectingDispatcher, question: str) -> li
     return None
 
 
+def answer_from_catalogue(dispatcher: CollectingDispatcher, question: str) -> list[dict] | None:
+    """评残去哪里办 / 多久能办好: said from the service catalogue the booking uses, with the
+    way to book; None when the question is not about the place or time of a catalogue service."""
+    aspect = asked_aspect(question)
+    if aspect not in ("place", "time_limit") or (aspect == "time_limit" and not HOW_LONG.search(question)):
+        return None
+    catalogue = load_catalogue()
+    services = catalogue.find_service(re.sub(r"\s", "", question))
+    if not services:
+        return None
+    text = where_to_apply(catalogue, services) if aspect == "place" else how_long(services)
+    dispatcher.utter_message(text=text, buttons=[BOOK_BUTTON, HUMAN_BUTTON])
+    return [SlotSet("last_policy_query", question), offer(None)]
+
+
 async def answer_by_id(dispatcher: CollectingDispatcher, passage_id: str) -> list[dict]:
     try:
         hit = await _kb_call(lambda: get_knowledge_base().hit_by_id(passage_id))
@@ -119,7 +140,10 @@ class ActionAnswerPolicy(Action):
         if not is_real_question(question):
             dispatcher.utter_message(response="utter_ask_policy_question")
             return [offer(None)]
-        return await answer_question(dispatcher, question) or [offer(HUMAN_PAYLOAD)]
+        # 那要带什么材料 after 评残怎么申请 is asked about 评残
+        question = with_topic(question, tracker.get_slot("last_policy_query"))
+        return (answer_from_catalogue(dispatcher, question)
+                or await answer_question(dispatcher, question) or [offer(HUMAN_PAYLOAD)])
 
 
 class ActionInform(Action):
@@ -162,7 +186,7 @@ class ActionMorePolicy(Action):
             dispatcher.utter_message(text="相关的内容就这些了。还不清楚的话，可以转人工问问。", buttons=[HUMAN_BUTTON])
             return [offer(HUMAN_PAYLOAD)]
         for hit in hits:
-            dispatcher.utter_message(text=compose(hit))
+            dispatcher.utter_message(text=compose(hit, question))
         dispatcher.utter_message(text="还想了解别的，直接问我就行。", buttons=[HUMAN_BUTTON])
         return [SlotSet("policy_shown", float(shown + len(hits)))]
 

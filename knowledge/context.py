@@ -1,0 +1,36 @@
+"""Follow-up questions: 评残怎么申请 → 那要带什么材料 → 去哪里办. A short message that asks only
+for an aspect (or for someone else: 那我爸呢) and names no topic of its own is read with the topic
+of the previous answer; a message that names its own topic is a new question and stands alone."""
+from __future__ import annotations
+
+import re
+
+from knowledge.aspects import strip_aspect_words
+
+# Words that carry no topic in a follow-up: pronouns, particles, "do / go / can".
+_FILLER = re.compile("那么|那个|这个|那|这|还有|另外|再问一下|请问|一下|要是|如果|需要|需不需要|能不能|可不可以|"
+                     "还要|还|要|能|可以|去|在|办理|办好|办|弄|呢|吗|啊|呀|吧|的|了|呃|嗯|就是|我们|我|他们|他|她|它|们|是|"
+                     "得|个|些|给|有没有|有|没有|多|久|什么|啥|哪些|怎么")
+_KIN = re.compile("爸|妈|父亲|母亲|老伴|爱人|老婆|老公|配偶|儿子|女儿|孩子|家属|子女|父母")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+MAX_FOLLOW_UP_CHARS = 14  # a follow-up is short; a long message is a question of its own
+
+
+def own_topic(question: str) -> str:
+    """What the question is about, without aspect words and fillers (评残怎么申请 → 评残)."""
+    return "".join(_HAN.findall(_FILLER.sub("", strip_aspect_words(question))))
+
+
+def is_follow_up(question: str) -> bool:
+    if len(_HAN.findall(question)) > MAX_FOLLOW_UP_CHARS:
+        return False
+    topic = own_topic(question)
+    return len(topic) <= 1 or bool(_KIN.fullmatch(topic))
+
+
+def with_topic(question: str, previous: str | None) -> str:
+    """The question to search: a follow-up gets the previous question's topic in front."""
+    if not previous or not is_follow_up(question):
+        return question
+    topic = own_topic(previous) or previous
+    return f"{topic} {question}"
