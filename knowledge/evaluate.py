@@ -22,13 +22,17 @@ class Question:
     text: str
     answers: frozenset[str]
     style: str
+    split: str = "dev"  # "heldout": never used to choose a threshold
 
 
 def load_questions(directory: Path = QUESTIONS_DIR) -> list[Question]:
+    """The first-message questions of every file (conversations.yml holds multi-turn ones)."""
     questions = []
     for path in sorted(directory.glob("*.yml")):
         for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
-            questions.append(Question(str(item["q"]), frozenset(item.get("answers") or []), item.get("style", "")))
+            if "q" in item:
+                questions.append(Question(str(item["q"]), frozenset(item.get("answers") or []),
+                                          item.get("style", ""), item.get("split", "dev")))
     return questions
 
 
