@@ -22,6 +22,17 @@ from knowledge.service import get_knowledge_base
 from vetbot.config import hotline
 
 
+@pytest.fixture(autouse=True)
+def gap_log(monkeypatch) -> list[tuple]:
+    """The questions these tests refuse are not written to the site's own gap log."""
+    noted = []
+
+    async def note(question, kind, passage_id=None):
+        noted.append((question, kind, passage_id))
+    monkeypatch.setattr("knowledge.gaps.note", note)
+    return noted
+
+
 def user_event(text: str, intent: str, confidence: float = 0.9, entities: list | None = None) -> dict:
     return {"event": "user", "text": text,
             "parse_data": {"text": text, "intent": {"name": intent, "confidence": confidence},

@@ -2,7 +2,7 @@
 is answered, a follow-up is read with the previous topic, a new question stands alone."""
 from __future__ import annotations
 
-from tests.test_actions import run, tracker_for, user_event
+from tests.test_actions import gap_log, run, tracker_for, user_event  # noqa: F401 (autouse fixture)
 
 from bot.actions.policy import ActionAnswerPolicy
 from booking.catalogue import load_catalogue
