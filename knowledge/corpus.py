@@ -18,7 +18,7 @@ import yaml
 
 from booking.catalogue import Catalogue, load_catalogue
 from knowledge.passage import Passage
-from knowledge.sources import LEGISLATION, Registry, registry
+from knowledge.sources import LEGISLATION, Registry, SourceError, registry
 from vetbot.config import PROJECT_ROOT
 
 CORPUS_DIR = PROJECT_ROOT / "knowledge" / "corpus"
@@ -52,7 +52,7 @@ def parse_entry(path: Path, catalogue: Catalogue | None = None,
     keywords = meta.get("keywords") or []
     source = str(meta["source"]).strip().strip("《》")
     articles = str(meta.get("articles") or "").strip()
-    _check_source(path, source, articles, str(date), body, sources or registry())
+    _check_source(path, source, articles, str(date), body, sources or _shipped_sources())
     body = _fill_checklist(path, meta.get("checklist"), body, catalogue)
     return Passage(
         id=str(meta["id"]),
@@ -67,6 +67,14 @@ def parse_entry(path: Path, catalogue: Catalogue | None = None,
         text="\n".join(line.strip() for line in body.strip().splitlines() if line.strip()),
         keywords=" ".join(map(str, keywords)) if isinstance(keywords, list) else str(keywords),
     )
+
+
+def _shipped_sources() -> Registry:
+    """knowledge/sources.yml; a mistake in it stops the build like a bad entry (vetbot kb build)."""
+    try:
+        return registry()
+    except SourceError as exc:
+        raise CorpusError(str(exc)) from None
 
 
 def _check_source(path: Path, name: str, articles: str, date: str, body: str,
@@ -117,7 +125,7 @@ def _fill_checklist(path: Path, service_id, body: str, catalogue: Catalogue | No
 def load_corpus(directory: Path = CORPUS_DIR, catalogue: Catalogue | None = None,
                 sources: Registry | None = None) -> list[Passage]:
     catalogue = catalogue or load_catalogue()
-    sources = sources or registry()
+    sources = sources or _shipped_sources()
     entries = [parse_entry(path, catalogue, sources) for path in sorted(directory.rglob("*.md"))]
     seen: set[str] = set()
     for entry in entries:

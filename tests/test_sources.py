@@ -175,3 +175,11 @@ def test_every_cited_article_exists_in_the_law_text():
     articles = {registry().get(doc.title).name: {p.article for p in doc.passages} for doc in docs}
     missing = [c for c in cited_articles() if c[2] not in articles[c[1]]]
     assert not missing
+
+
+
+def test_a_bad_registry_stops_the_corpus_load_with_its_message(tmp_path, monkeypatch):
+    path = registry_file(tmp_path, {"示例法": {"kind": "rumour"}})
+    monkeypatch.setattr("knowledge.corpus.registry", lambda: load_sources(path))
+    with pytest.raises(CorpusError, match=re.escape(f"{path}: 示例法: kind 'rumour'")):
+        load_corpus()  # what `vetbot kb build` reports as 语料有误 instead of a traceback
