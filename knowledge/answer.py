@@ -1,6 +1,6 @@
 """Turn retrieved passages into a short, sourced reply for an older reader.
 Only words from the passage are used: nothing is added that the passage does not say, except the
-plain statement that it does not state the amount asked for."""
+plain statement that it does not state the amount, fee or time limit asked for."""
 from __future__ import annotations
 
 import re
@@ -12,7 +12,12 @@ from knowledge.sources import registry
 
 MAX_RULE_CHARS = 150
 MAX_ASPECT_CHARS = 260  # a checklist is answered whole
-NO_AMOUNT = "这一条没有写具体数额，实际标准以主管部门公布的为准，可以问市退役军人事务局或转人工。"
+# Said when the passage does not address what was asked: better than its other sentences alone.
+NOT_STATED = {
+    "amount": "这一条没有写具体数额，实际标准以主管部门公布的为准，可以问市退役军人事务局或转人工。",
+    "fee": "这一条没有写收不收费，办理前可以问市退役军人事务局或转人工确认。",
+    "time_limit": "这一条没有写具体时限，可以问市退役军人事务局或转人工确认。",
+}
 _SENTENCE_END = re.compile(r"(?<=[。！？])")
 _CLAUSE_END = re.compile(r"(?<=[；，：])")
 
@@ -61,8 +66,8 @@ def answer_text(passage: Passage, question: str | None) -> str:
         picked = pick(flatten_lines(passage.text), aspect, question, MAX_ASPECT_CHARS)
         if picked:
             return picked
-        if aspect == "amount":
-            return f"{short_rule(passage.text)}\n{NO_AMOUNT}"
+        if aspect in NOT_STATED:
+            return f"{short_rule(passage.text)}\n{NOT_STATED[aspect]}"
     return short_rule(passage.text)
 
 

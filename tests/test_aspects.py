@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.answer import NO_AMOUNT, answer_text
+from knowledge.answer import NOT_STATED, answer_text
 from knowledge.aspects import asked_aspect, pick, segments
 from knowledge.context import is_follow_up, own_topic, with_topic
 from knowledge.passage import Passage
@@ -45,7 +45,8 @@ def passage(text: str) -> Passage:
 
 def test_an_amount_the_rule_does_not_state_is_said_so():
     reply = answer_text(passage("一次性退役金按服役年限计算，由中央财政专项安排。"), "能拿多少钱")
-    assert reply.endswith(NO_AMOUNT)
+    assert reply.endswith(NOT_STATED["amount"])
+    assert answer_text(passage("一次性退役金按服役年限计算。"), "要收费吗").endswith(NOT_STATED["fee"])
     assert answer_text(passage(FUND), "评残").startswith("帮扶基金是2019年7月成立的")  # no aspect: the start
 
 

@@ -6,6 +6,7 @@ from tests.test_actions import gap_log, run, tracker_for, user_event  # noqa: F4
 
 from bot.actions.policy import ActionAnswerPolicy
 from booking.catalogue import load_catalogue
+from knowledge.answer import NOT_STATED
 
 
 def ask(question: str, previous: str | None = None) -> tuple[dict, str | None]:
@@ -49,3 +50,15 @@ def test_a_fee_follow_up_gets_the_sentence_on_money():
 def test_a_place_question_without_a_catalogue_service_is_searched():
     reply, _ = ask("光荣牌去哪里申请")
     assert "光荣牌" in reply["text"] and "/book_service" not in [b["payload"] for b in reply["buttons"]]
+
+
+def test_a_follow_up_is_answered_from_the_entries_on_the_topic_just_answered():
+    _, topic = ask("帮扶基金一户一年能给多少钱")
+    reply, _ = ask("怎么申请", topic)  # alone, 帮扶基金一户 怎么申请 is below the relevance gate
+    assert reply["text"].startswith("【家里困难怎样申请平湖帮扶基金】")
+
+
+def test_a_fee_the_entry_does_not_mention_is_said_so():
+    _, topic = ask("评残要带什么材料")
+    reply, _ = ask("要钱吗", topic)
+    assert NOT_STATED["fee"] in reply["text"]

@@ -16,7 +16,7 @@ from booking.where import how_long, where_to_apply
 from knowledge import gaps
 from knowledge.answer import compose, compose_full
 from knowledge.aspects import asked_aspect
-from knowledge.context import with_topic
+from knowledge.context import is_follow_up, with_topic
 from knowledge.search import RELATED_MARGIN
 from knowledge.service import get_knowledge_base
 from vetbot.settings import settings
@@ -34,6 +34,7 @@ NOT_FOUND = "这个问题我在政策库里没有找到可靠的答案，不敢�
 KB_DOWN = "政策库暂时用不了，请稍后再试，或者转人工问工作人员。"
 PASSAGE_GONE = "您选的这条政策内容刚刚更新过，已经不在政策库里了。请把您的问题再说一遍，我按最新的政策帮您查；也可以转人工。"
 BOOK_BUTTON = {"title": "预约代办", "payload": "/book_service"}
+FOLLOW_UP_CANDIDATES = 10
 HOW_LONG = re.compile("多久|多长时间|几天能|办好|办下来|办完")
 GENERIC_WORDS = {"政策", "咨询", "政策咨询", "问题", "问一下", "请问", "你好", "您好"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -115,6 +116,22 @@ def answer_from_catalogue(dispatcher: CollectingDispatcher, question: str) -> li
     return [SlotSet("last_policy_query", question), offer(None)]
 
 
+async def answer_follow_up(dispatcher: CollectingDispatcher, question: str, previous: str) -> list[dict] | None:
+    """A follow-up is about what was just answered: the best passage for it among the entries of
+    the previous answer's category (no relevance gate: the topic is the one just answered).
+    None when that category has nothing for it."""
+    try:
+        shown = await search(previous, top_k=1, margin=RELATED_MARGIN)
+        if not shown:
+            return None
+        candidates = await _kb_call(lambda: get_knowledge_base().search(question, top_k=FOLLOW_UP_CANDIDATES,
+                                                                       strict=False))
+    except Exception:
+        return kb_down(dispatcher)
+    same_topic = [hit for hit in candidates if hit.passage.category == shown[0].passage.category]
+    return show_answer(dispatcher, same_topic[0], question) if same_topic else None
+
+
 async def answer_by_id(dispatcher: CollectingDispatcher, passage_id: str) -> list[dict]:
     try:
         hit = await _kb_call(lambda: get_knowledge_base().hit_by_id(passage_id))
@@ -140,8 +157,12 @@ class ActionAnswerPolicy(Action):
         if not is_real_question(question):
             dispatcher.utter_message(response="utter_ask_policy_question")
             return [offer(None)]
-        # 那要带什么材料 after 评残怎么申请 is asked about 评残
-        question = with_topic(question, tracker.get_slot("last_policy_query"))
+        previous = tracker.get_slot("last_policy_query")
+        if previous and is_follow_up(question):  # 那要带什么材料 after 评残怎么申请 is asked about 评残
+            question = with_topic(question, previous)
+            return (answer_from_catalogue(dispatcher, question)
+                    or await answer_follow_up(dispatcher, question, previous)
+                    or await answer_question(dispatcher, question) or [offer(HUMAN_PAYLOAD)])
         return (answer_from_catalogue(dispatcher, question)
                 or await answer_question(dispatcher, question) or [offer(HUMAN_PAYLOAD)])
 
