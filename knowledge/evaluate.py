@@ -23,6 +23,7 @@ class Question:
     answers: frozenset[str]
     style: str
     split: str = "dev"  # "heldout": never used to choose a threshold
+    file: str = ""  # the file it comes from
 
 
 def load_questions(directory: Path = QUESTIONS_DIR) -> list[Question]:
@@ -32,7 +33,7 @@ def load_questions(directory: Path = QUESTIONS_DIR) -> list[Question]:
         for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
             if "q" in item:
                 questions.append(Question(str(item["q"]), frozenset(item.get("answers") or []),
-                                          item.get("style", ""), item.get("split", "dev")))
+                                          item.get("style", ""), item.get("split", "dev"), path.name))
     return questions
 
 
