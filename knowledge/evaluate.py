@@ -22,7 +22,6 @@ class Question:
     text: str
     answers: frozenset[str]
     style: str
-    split: str = "dev"  # "heldout": never used to choose a threshold
     file: str = ""  # the file it comes from
 
 
@@ -33,7 +32,7 @@ def load_questions(directory: Path = QUESTIONS_DIR) -> list[Question]:
         for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
             if "q" in item:
                 questions.append(Question(str(item["q"]), frozenset(item.get("answers") or []),
-                                          item.get("style", ""), item.get("split", "dev"), path.name))
+                                          item.get("style", ""), path.name))
     return questions
 
 

@@ -16,7 +16,7 @@ from booking.where import how_long, where_to_apply
 from knowledge import gaps
 from knowledge.answer import compose, compose_full
 from knowledge.aspects import asked_aspect
-from knowledge.context import is_follow_up, with_topic
+from knowledge.context import with_topic
 from knowledge.search import RELATED_MARGIN
 from knowledge.service import get_knowledge_base
 from vetbot.settings import settings
@@ -121,6 +121,7 @@ async def answer_follow_up(dispatcher: CollectingDispatcher, question: str, prev
     the previous answer's category (no relevance gate: the topic is the one just answered).
     None when that category has nothing for it."""
     try:
+        # The passage shown follows from the question kept in last_policy_query (its vector is cached).
         shown = await search(previous, top_k=1, margin=RELATED_MARGIN)
         if not shown:
             return None
@@ -158,13 +159,10 @@ class ActionAnswerPolicy(Action):
             dispatcher.utter_message(response="utter_ask_policy_question")
             return [offer(None)]
         previous = tracker.get_slot("last_policy_query")
-        if previous and is_follow_up(question):  # 那要带什么材料 after 评残怎么申请 is asked about 评残
-            question = with_topic(question, previous)
-            return (answer_from_catalogue(dispatcher, question)
-                    or await answer_follow_up(dispatcher, question, previous)
-                    or await answer_question(dispatcher, question) or [offer(HUMAN_PAYLOAD)])
-        return (answer_from_catalogue(dispatcher, question)
-                or await answer_question(dispatcher, question) or [offer(HUMAN_PAYLOAD)])
+        query = with_topic(question, previous)  # 那要带什么材料 after 评残怎么申请 is asked about 评残
+        return (answer_from_catalogue(dispatcher, query)
+                or (query != question and await answer_follow_up(dispatcher, query, previous))
+                or await answer_question(dispatcher, query) or [offer(HUMAN_PAYLOAD)])
 
 
 class ActionInform(Action):
