@@ -11,7 +11,7 @@ from knowledge.aspects import strip_aspect_words
 _FILLER = re.compile("那么|那个|这个|那|这|还有|另外|再问一下|请问|一下|要是|如果|需要|需不需要|能不能|可不可以|"
                      "还要|还|要|能|可以|去|在|办理|办好|办|弄|呢|吗|啊|呀|吧|的|了|呃|嗯|就是|我们|我|他们|他|她|它|们|是|"
                      "得|个|些|给|有没有|有|没有|多|久|什么|啥|哪些|怎么")
-_KIN = re.compile("爸|妈|父亲|母亲|老伴|爱人|老婆|老公|配偶|儿子|女儿|孩子|家属|子女|父母")
+KIN = re.compile("爸|妈|父亲|母亲|老伴|爱人|老婆|老公|配偶|儿子|女儿|孩子|家属|子女|父母")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 MAX_FOLLOW_UP_CHARS = 14  # a follow-up is short; a long message is a question of its own
 
@@ -25,7 +25,7 @@ def is_follow_up(question: str) -> bool:
     if len(_HAN.findall(question)) > MAX_FOLLOW_UP_CHARS:
         return False
     topic = own_topic(question)
-    return len(topic) <= 1 or bool(_KIN.fullmatch(topic))
+    return len(topic) <= 1 or bool(KIN.fullmatch(topic))
 
 
 def with_topic(question: str, previous: str | None) -> str:

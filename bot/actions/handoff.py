@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.policy import (
@@ -32,20 +33,15 @@ class ActionHandoff(Action):
         return [offer(None)]
 
 
+MISSES = "fallback_misses"  # messages in a row we could not make out (a slot, not the wording of our replies)
+
+
 def previous_misses(tracker: Tracker) -> int:
-    """How many user messages in a row before the current one we answered with REPHRASE."""
-    count, replies, current_seen = 0, [], False
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "bot" and current_seen:
-            replies.append(event.get("text"))
-        elif kind == "user":
-            if current_seen:  # an earlier message: was it a miss?
-                if REPHRASE not in replies and OFFER_HUMAN not in replies:
-                    break
-                count, replies = count + 1, []
-            current_seen = True
-    return count
+    """Misses in a row before the current message: the counter holds only while nothing but this
+    action answered in between (any other reply ends the run)."""
+    if last_bot_action(tracker) != "action_fallback_rephrase":
+        return 0
+    return int(tracker.get_slot(MISSES) or 0)
 
 
 class ActionFallbackRephrase(Action):
@@ -60,12 +56,13 @@ class ActionFallbackRephrase(Action):
             events = await answer_question(probe, text)
             if events is not None:
                 dispatcher.messages.extend(probe.messages)
-                return events
-        if previous_misses(tracker) >= 1:
+                return events + [SlotSet(MISSES, 0.0)]
+        misses = previous_misses(tracker) + 1
+        if misses >= 2:
             dispatcher.utter_message(text=OFFER_HUMAN, buttons=[HUMAN_BUTTON])
-            return [offer(HUMAN_PAYLOAD)]
+            return [offer(HUMAN_PAYLOAD), SlotSet(MISSES, float(misses))]
         dispatcher.utter_message(text=REPHRASE)
-        return [offer(None)]
+        return [offer(None), SlotSet(MISSES, float(misses))]
 
 
 def last_bot_action(tracker: Tracker) -> str | None:

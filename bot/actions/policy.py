@@ -29,7 +29,8 @@ MORE_BUTTON = {"title": "看更多", "payload": "/ask_more"}
 HUMAN_BUTTON = {"title": "转人工", "payload": HUMAN_PAYLOAD}
 APPEAL_BUTTON = {"title": "我要反映这件事", "payload": "/file_appeal"}
 # Words of something not done for the veteran: the answer also offers to file an appeal.
-GRIEVANCE = re.compile("没发|没到账|没拿到|拿不到|没给|不给|拖着|停发|少发|克扣|被扣|不管|推来推去|没人理|没批")
+GRIEVANCE = re.compile("没发|没到账|没拿到|拿不到|没给|不给|拖着|停发|少发|克扣|被扣|不管|推来推去|没人理|没批|"
+                       "没消息|没下文|没动静|发了没|到账了没|到账没|批了没|批下来没")
 NOT_FOUND = "这个问题我在政策库里没有找到可靠的答案，不敢乱说。要转人工问问工作人员吗？"
 KB_DOWN = "政策库暂时用不了，请稍后再试，或者转人工问工作人员。"
 PASSAGE_GONE = "您选的这条政策内容刚刚更新过，已经不在政策库里了。请把您的问题再说一遍，我按最新的政策帮您查；也可以转人工。"
@@ -67,7 +68,7 @@ def show_answer(dispatcher: CollectingDispatcher, hit, question: str) -> list[di
     buttons = [MORE_BUTTON, HUMAN_BUTTON] + ([APPEAL_BUTTON] if GRIEVANCE.search(question) else [])
     dispatcher.utter_message(text=compose(hit, question), buttons=buttons)
     return [SlotSet("last_policy_query", question), SlotSet("policy_shown", 1.0),
-            SlotSet("policy_full_shown", False), offer(None)]
+            SlotSet("policy_full_shown", False), SlotSet("policy_answer_id", hit.passage.id), offer(None)]
 
 
 def kb_down(dispatcher: CollectingDispatcher) -> list[dict]:
@@ -160,9 +161,11 @@ class ActionAnswerPolicy(Action):
             return [offer(None)]
         previous = tracker.get_slot("last_policy_query")
         query = with_topic(question, previous)  # 那要带什么材料 after 评残怎么申请 is asked about 评残
-        return (answer_from_catalogue(dispatcher, query)
-                or (query != question and await answer_follow_up(dispatcher, query, previous))
-                or await answer_question(dispatcher, query) or [offer(HUMAN_PAYLOAD)])
+        # The entry answered from is set by show_answer; a reply from no entry clears it.
+        return [SlotSet("policy_answer_id", None)] + (
+            answer_from_catalogue(dispatcher, query)
+            or (query != question and await answer_follow_up(dispatcher, query, previous))
+            or await answer_question(dispatcher, query) or [offer(HUMAN_PAYLOAD)])
 
 
 class ActionInform(Action):
