@@ -39,6 +39,11 @@ def register(groups) -> None:
 
     ev = kb.add_parser("eval", help="在开发问题集上评测 BM25 / 向量 / 混合检索")
     ev.add_argument("--sweep", action="store_true", help="同时列出不同阈值下的结果")
+    ev.add_argument("--dialogue", action="store_true",
+                    help="经过正在运行的助手逐句评测（回答、多轮追问、噪声、路由），与检索结果并列")
+    ev.add_argument("--rasa-url", help="--dialogue：Rasa 地址（默认 http://localhost:$RASA_PORT）")
+    ev.add_argument("--token", help="--dialogue：Rasa HTTP API 令牌（默认 $RASA_API_TOKEN 或数据目录里的 rasa_api_token）")
+    ev.add_argument("--json", action="store_true", help="--dialogue：输出 JSON（含每一句的结果）")
     ev.set_defaults(handler=cmd_eval)
 
     gaps = kb.add_parser("gaps", help="答不上、只能猜的问题（问得最多的在前）")
@@ -161,6 +166,10 @@ def cmd_search(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    if args.dialogue:
+        from knowledge.dialogue_eval import main as dialogue
+
+        return dialogue(args.rasa_url, args.token, as_json=args.json)
     from knowledge.evaluate import main as evaluate
 
     return evaluate(_embedder(), sweep=args.sweep)

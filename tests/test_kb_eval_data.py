@@ -13,7 +13,14 @@ from knowledge.corpus import load_corpus
 DATA = Path(__file__).parent / "kb_eval"
 ASPECTS = {"amount", "procedure", "documents", "place", "time_limit", "eligibility", "fee", "recipient", "other"}
 STYLES = {"colloquial", "typo", "formal", "voice", "dialect", "elderly"}
-MINIMUM = {"questions_aspects.yml": 160, "unanswerable_more.yml": 40, "conversations.yml": 45}
+MINIMUM = {"questions_aspects.yml": 160, "unanswerable_more.yml": 40, "conversations.yml": 45,
+           "noise.yml": 80, "routing.yml": 60}
+# Messages for the dialogue evaluation that are not knowledge-base questions (key `message`, not `q`).
+MESSAGE_FILES = {"noise.yml": ("kind", {"filler", "gibberish", "emoji", "punctuation", "mash", "half", "voice"}),
+                 "routing.yml": ("route", {"policy", "booking", "appeal", "fallback"})}
+# Short replies that mean something (an answer, a choice, a request): never noise.
+MEANINGFUL = {"好的", "好", "嗯", "嗯嗯", "是的", "是", "对", "不用了", "不是", "1", "2", "3", "转人工", "人工",
+              "谢谢", "再见", "你好", "看更多", "👍", "👌", "🙏"}
 
 
 def load(name: str) -> list[dict]:
@@ -113,8 +120,8 @@ def normalised(question: str) -> str:
 def test_no_question_is_asked_twice():
     """Across every kb_eval file. Elliptical follow-ups (那要带什么) may recur in several
     conversations; a first message never repeats any other question."""
-    first = [item["q"] for path in sorted(DATA.glob("*.yml")) if path.name != "conversations.yml"
-             for item in yaml.safe_load(path.read_text(encoding="utf-8"))]
+    first = [item["q"] for path in sorted(DATA.glob("*.yml")) if path.name not in MESSAGE_FILES
+             and path.name != "conversations.yml" for item in yaml.safe_load(path.read_text(encoding="utf-8"))]
     later = []
     for conversation in load("conversations.yml"):
         first.append(conversation["turns"][0]["q"])
@@ -123,3 +130,21 @@ def test_no_question_is_asked_twice():
     repeats = [q for q in first if seen.setdefault(normalised(q), q) != q or first.count(q) > 1]
     repeats += [q for q in later if normalised(q) in seen]
     assert not repeats, repeats
+
+
+@pytest.mark.parametrize("name", sorted(MESSAGE_FILES))
+def test_message_files_hold_what_they_say(name):
+    key, values = MESSAGE_FILES[name]
+    items = load(name)
+    assert all(set(item) == {"message", key, "split"} and item[key] in values for item in items), name
+    messages = [normalised(item["message"]) or item["message"] for item in items]
+    assert len(set(messages)) == len(messages), "a message is there twice"
+    # Every kind (route) is in both parts, so neither figure rests on one kind alone.
+    for split in ("dev", "heldout"):
+        assert {item[key] for item in items if item["split"] == split} == values, (name, split)
+
+
+def test_noise_holds_no_meaningful_short_reply():
+    noise = {item["message"].strip() for item in load("noise.yml")}
+    assert not noise & MEANINGFUL
+    assert not noise & {item["message"] for item in load("routing.yml") if item["route"] != "fallback"}
