@@ -306,3 +306,11 @@ def test_yes_after_a_did_you_mean_from_a_bare_service_name_answers_the_suggestio
                           slots={"offered_payload": "policy:pinghu-zhijing-guangrong"})
     messages, _ = run(ActionAcceptOffer(), tracker)
     assert messages[0]["text"] == compose(get_knowledge_base().hit_by_id("pinghu-zhijing-guangrong"))
+
+
+def test_a_bare_follow_up_with_nothing_asked_before_gets_asked_what_it_is_about():
+    messages, events = run(ActionAnswerPolicy(), tracker_for(user_event("要钱吗", "ask_policy")))
+    assert messages[0]["response"] == "utter_ask_policy_question"
+    asked = tracker_for(user_event("要钱吗", "ask_policy"), slots={"last_policy_query": "优待证丢了怎么补办"})
+    messages, _ = run(ActionAnswerPolicy(), asked)
+    assert "依据" in messages[0]["text"]

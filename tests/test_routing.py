@@ -9,10 +9,11 @@ import pytest
 from bot.routing import FALLBACK, POLICY, is_noise, route
 
 NOISE = ["嗯嗯那个", "阿巴阿巴", "呃呃呃呃", "qwerty", "那个那个啊", "😊😊", "。。。", "我想问一下那个",
-         "就是那个什么", "123abc", "asdfgh", "哈哈哈哈", "   ？？"]
+         "就是那个什么", "123abc", "asdfgh", "   ？？", "呃 那个 啥"]
 MEANINGFUL = ["嗯", "嗯嗯", "好的", "是的", "1", "2", "对对对", "谢谢", "转人工", "不用了", "13857312345",
               "330482196503121235", "33048219650312123X", "X7BRSEE", "👍", "ok", "我想问一下", "那个评残",
-              "乍浦镇", "李秀英", "/affirm", "下周三上午"]
+              "乍浦镇", "李秀英", "/affirm", "下周三上午", "对的对的", "不用不用", "就是这个", "然后呢", "bye bye",
+              "查N5SDEJH", "K7M4QXR"]
 
 
 @pytest.mark.parametrize("text", NOISE)
@@ -48,6 +49,12 @@ def test_a_question_the_knowledge_base_covers_is_answered_from_it(text, intent):
     ("优待金一直没发没人管", "file_appeal"),
     ("帮我转人工 优待证的事说不清楚", "request_human"),
     ("我住乍浦镇", "inform"),  # an answer, not a question
+    ("证件号330482196806250419", "inform"),
+    ("你是真人吗", "bot_challenge"),
+    ("你好退役军人事务局吗", "greet"),
+    ("抚恤金这几个月都没到账", "file_appeal"),
+    ("申请的帮扶基金有结果没", "check_appeal"),
+    ("能不能上门帮我办优待证", "book_service"),
     ("看更多", "ask_more"),
     ("还有吗", "ask_more"),
     ("好的", "affirm"),

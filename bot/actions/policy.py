@@ -12,11 +12,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from booking.catalogue import load_catalogue
+from bot.routing import GRIEVANCE
 from booking.where import how_long, where_to_apply
 from knowledge import gaps
 from knowledge.answer import compose, compose_full
 from knowledge.aspects import asked_aspect
-from knowledge.context import with_topic
+from knowledge.context import is_follow_up, with_topic
 from knowledge.search import RELATED_MARGIN
 from knowledge.service import get_knowledge_base
 from vetbot.settings import settings
@@ -28,9 +29,6 @@ POLICY_OFFER = "policy:"  # offered_payload value for a suggested passage: "poli
 MORE_BUTTON = {"title": "看更多", "payload": "/ask_more"}
 HUMAN_BUTTON = {"title": "转人工", "payload": HUMAN_PAYLOAD}
 APPEAL_BUTTON = {"title": "我要反映这件事", "payload": "/file_appeal"}
-# Words of something not done for the veteran: the answer also offers to file an appeal.
-GRIEVANCE = re.compile("没发|没到账|没拿到|拿不到|没给|不给|拖着|停发|少发|克扣|被扣|不管|推来推去|没人理|没批|"
-                       "没消息|没下文|没动静|发了没|到账了没|到账没|批了没|批下来没")
 NOT_FOUND = "这个问题我在政策库里没有找到可靠的答案，不敢乱说。要转人工问问工作人员吗？"
 KB_DOWN = "政策库暂时用不了，请稍后再试，或者转人工问工作人员。"
 PASSAGE_GONE = "您选的这条政策内容刚刚更新过，已经不在政策库里了。请把您的问题再说一遍，我按最新的政策帮您查；也可以转人工。"
@@ -160,6 +158,10 @@ class ActionAnswerPolicy(Action):
             dispatcher.utter_message(response="utter_ask_policy_question")
             return [offer(None)]
         previous = tracker.get_slot("last_policy_query")
+        if not previous and is_follow_up(question):
+            # 要钱吗 / 咋弄 with nothing asked before: ask what it is about rather than guess.
+            dispatcher.utter_message(response="utter_ask_policy_question")
+            return [offer(None)]
         query = with_topic(question, previous)  # 那要带什么材料 after 评残怎么申请 is asked about 评残
         # The entry answered from is set by show_answer; a reply from no entry clears it.
         return [SlotSet("policy_answer_id", None)] + (
