@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from booking.pii import ID_IN_TEXT, PHONE_IN_TEXT
 from knowledge.aspects import strip_aspect_words
 
 # Words that carry no topic in a follow-up: pronouns, particles, "do / go / can".
@@ -14,6 +15,10 @@ _FILLER = re.compile("那么|那个|这个|那|这|还有|另外|再问一下|�
 KIN = re.compile("爸|妈|父亲|母亲|老伴|爱人|老婆|老公|配偶|儿子|女儿|孩子|家属|子女|父母")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 MAX_FOLLOW_UP_CHARS = 14  # a follow-up is short; a long message is a question of its own
+# A personal number and the words that give it: "我身份证号330482…" says who asks, not what
+# (left in, 身份证号 draws the search to the 优待证 entries that mention it).
+_PERSONAL_NUMBER = re.compile("(我的?)?(身份证|证件|手机|电话)?(号码|号)?[是为:：]?\\s*(?:" + ID_IN_TEXT.pattern + "|"
+                              + PHONE_IN_TEXT.pattern + ")")
 
 
 def own_topic(question: str) -> str:
@@ -34,3 +39,7 @@ def with_topic(question: str, previous: str | None) -> str:
         return question
     topic = own_topic(previous) or previous
     return f"{topic} {question}"
+
+
+def without_personal_numbers(question: str) -> str:
+    return _PERSONAL_NUMBER.sub(" ", question).strip()

@@ -62,3 +62,26 @@ def test_a_fee_the_entry_does_not_mention_is_said_so():
     _, topic = ask("评残要带什么材料")
     reply, _ = ask("要钱吗", topic)
     assert NOT_STATED["fee"] in reply["text"]
+
+
+def test_a_personal_number_and_the_words_giving_it_are_not_searched():
+    from knowledge.context import without_personal_numbers
+
+    assert without_personal_numbers("我身份证号330482196503121235帮我查下优待金发了没") == "帮我查下优待金发了没"
+    assert without_personal_numbers("我的手机是13857312345 评残怎么办") == "评残怎么办"
+    assert without_personal_numbers("优待证号怎么查") == "优待证号怎么查"
+
+
+def test_youdaizheng_lost_then_what_to_bring_stays_with_the_replacement_entry():
+    reply, topic = ask("优待证丢了怎么补办")
+    assert reply["text"].startswith("【优待证丢失后怎么补办】")
+    reply, _ = ask("那要带啥", topic)
+    assert reply["text"].startswith("【优待证丢失后怎么补办】") and "本人身份证" in reply["text"]
+    assert "以工作人员告知为准" in reply["text"]
+
+
+def test_a_question_given_with_an_id_number_is_answered_as_without_it():
+    plain, _ = ask("帮我查下优待金发了没")
+    with_id, topic = ask("我身份证号330482196503121235帮我查下优待金发了没")
+    assert with_id["text"] == plain["text"]
+    assert "330482" not in (topic or "")

@@ -17,7 +17,7 @@ from booking.where import how_long, where_to_apply
 from knowledge import gaps
 from knowledge.answer import compose, compose_full
 from knowledge.aspects import asked_aspect
-from knowledge.context import is_follow_up, with_topic
+from knowledge.context import is_follow_up, with_topic, without_personal_numbers
 from knowledge.search import RELATED_MARGIN
 from knowledge.service import get_knowledge_base
 from vetbot.settings import settings
@@ -153,7 +153,7 @@ class ActionAnswerPolicy(Action):
         passage_id = next(tracker.get_latest_entity_values("policy_id"), None)
         if passage_id:
             return await answer_by_id(dispatcher, passage_id)
-        question = tracker.latest_message.get("text") or ""
+        question = without_personal_numbers(tracker.latest_message.get("text") or "")
         if not is_real_question(question):
             dispatcher.utter_message(response="utter_ask_policy_question")
             return [offer(None)]
