@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from booking.pii import ID_IN_TEXT, PHONE_IN_TEXT
-from knowledge.aspects import strip_aspect_words
+from knowledge.aspects import asked_aspect, strip_aspect_words
 
 # Words that carry no topic in a follow-up: pronouns, particles, "do / go / can".
 _FILLER = re.compile("那么|那个|这个|那|这|还有|另外|再问一下|请问|一下|要是|如果|需要|需不需要|能不能|可不可以|"
@@ -34,9 +34,12 @@ def is_follow_up(question: str) -> bool:
 
 
 def with_topic(question: str, previous: str | None) -> str:
-    """The question to search: a follow-up gets the previous question's topic in front."""
+    """The question to search: a follow-up gets the previous question's topic in front; one that
+    only names someone else (那我爸呢) asks the previous question again, about them."""
     if not previous or not is_follow_up(question):
         return question
+    if KIN.search(question) and not asked_aspect(question):
+        return f"{previous} {question}"
     topic = own_topic(previous) or previous
     return f"{topic} {question}"
 

@@ -65,3 +65,5 @@ def test_a_follow_up_is_searched_with_the_previous_topic_and_a_new_question_alon
     assert with_topic("那要带什么材料", "评残怎么申请") == "评残 那要带什么材料"
     assert with_topic("优待证去哪办", "评残怎么申请") == "优待证去哪办"
     assert with_topic("去哪里办", None) == "去哪里办"
+    assert with_topic("那我爸呢", "评残怎么申请") == "评残怎么申请 那我爸呢"  # the same question, about him
+    assert with_topic("我爸要带什么", "评残怎么申请") == "评残 我爸要带什么"
