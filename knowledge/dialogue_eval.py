@@ -339,6 +339,10 @@ def summarise(records: list[Record]) -> dict:
             figures[name] = {"n": len(part), **{k: v / len(part) for k, v in sorted(counts.items())}}
             if name in ("questions", "follow_up", "new_topic", "conversation_first"):
                 figures[name]["aspect_missed"] = sum(r.aspect_missed for r in part) / len(part)
+            if name == "two_misses":  # of the pairs that were two misses in a row
+                missed_twice = counts["offered"] + counts["not_offered"]
+                figures[name]["handover"] = counts["offered"] / missed_twice if missed_twice else None
+                figures[name]["missed_twice"] = missed_twice
         summary[split] = figures
     return summary
 
@@ -364,7 +368,7 @@ ROWS = (
     ("     追问不可答、拒答", "follow_up_unanswerable", REFUSED),
     ("     换话题答对 new topic right", "new_topic", RIGHT),
     ("噪声 进入没听懂 fallback", "noise", "fallback"),
-    ("连续两次没听懂 转人工 offered", "two_misses", "offered"),
+    ("连续两次没听懂 第二次转人工 handover", "two_misses", "handover"),
     ("路由 走对 routing right", "routing", "right"),
     ("     policy", "routing", "policy_right"),
     ("     booking", "routing", "booking_right"),
@@ -388,7 +392,7 @@ def _width(text: str) -> int:
 def table(summary: dict, retrieval: dict | None = None) -> str:
     """Dev and held-out side by side; retrieval-only figures on the same first-message questions
     above the dialogue's."""
-    label_width = 44
+    label_width = 48
     lines = [" " * label_width + f"{'dev':>10}{'held-out':>10}"]
 
     def row(label: str, dev: str, held: str) -> None:
@@ -406,6 +410,9 @@ def table(summary: dict, retrieval: dict | None = None) -> str:
         f"{name} {counts['dev'].get(name, 0)}/{counts['heldout'].get(name, 0)}"
         for name in ("questions", "unanswerable", "conversation_first", "follow_up", "follow_up_unanswerable",
                      "new_topic", "noise", "two_misses", "routing")))
+    lines.append("（two_misses：噪声两句一组的对数；其中两句都进了 fallback 的对数 dev / held-out："
+                 + "/".join(str(summary.get(s, {}).get("two_misses", {}).get("missed_twice", 0)) for s in SPLITS)
+                 + "，handover 按这些算）")
     return "\n".join(lines)
 
 
