@@ -50,11 +50,18 @@ CONFIDENT = 0.7
 QUESTION = re.compile("[吗么呢嘛？?]|什么|啥|怎|咋|多少|几|哪|谁|是否|能不能|可不可以|有没有|是不是|要不要|会不会|"
                       "了没|没有$|行不行|好不好|对不对|如何|多久|多长")
 
-# Noise: what is left after taking out these is nothing, and the message hesitates.
-_FILLERS = re.compile("我想问一下|我想问问|我想问|想问一下|问一下|请问|我想|我要|就是说|就是|然后|那个|这个|什么|啥|"
-                      "嗯|呃|额|啊|哦|噢|喔|唔|哎|诶|欸|呀|吧|哈|嘛|呢|么|吗|那|这|的|了|阿巴|巴")
-# Saying the same thing twice is ordinary (对的对的, 不用不用), so repetition alone is not noise.
-_HESITATION = re.compile("那个|呃|额|什么|阿巴|唔")
+# Noise: fillers and particles with nothing else, a stutter, or a hesitating half sentence.
+_FILLERS = re.compile("我想问一下|我想问问|我想问|想问一下|问一下|请问|我想|我要|就是说|就是|然后|那个|这个|那啥|什么|啥|"
+                      "来着|叽里咕噜|叽哩咕噜|巴拉巴拉|阿巴|嗯|呃|额|啊|哦|噢|喔|唔|哎|诶|欸|喂|呀|吧|哈|嘛|呢|么|吗|那|这|的|了|巴")
+# Made of fillers, yet meant: a plain answer to a yes/no question, asking for more, the start of a
+# question (the classifier answers these with the menu or the offer taken up).
+ACKNOWLEDGEMENTS = {"嗯", "嗯嗯", "嗯呢", "哦", "哦哦", "噢", "喔", "好", "是", "对", "就是", "就是的", "就是这个", "这个",
+                    "然后呢", "喂", "喂喂", "喂喂喂", "嗯嗯嗯", "我想问一下", "我想问问", "我想问", "请问", "问一下", "想问一下"}
+# A half sentence trails off: 上次那个 / 我是想说那个 / 嗯那个什么来着 (not 那个号我不要了).
+_TRAILS_OFF = re.compile("(那个|那啥|来着)[啊呀呢吗吧的了嘛]*$")
+_ASKS = re.compile("怎|咋|多少|几|哪|谁")  # 我约的是几号来着 asks something
+_STUTTER_OK = set("谢好对是嗯行拜不")  # 谢谢谢谢 / 对对对对 / 拜拜拜拜 mean something; 我我我我 does not
+_WECHAT_EMOJI = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")  # WeChat sends its faces as [呲牙]
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _NUMBER = re.compile(r"[0-9]{7,}")  # a phone or an ID number
 _WORD_CHARS = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
@@ -88,12 +95,20 @@ def is_noise(text: str) -> bool:
         return False
     if any(ch in MEANINGFUL_EMOJI for ch in text):
         return False
-    word = "".join(_WORD_CHARS.findall(text))
+    word = "".join(_WORD_CHARS.findall(_WECHAT_EMOJI.sub("", text)))
     if not word:
         return True  # only emoji, punctuation or symbols
     if not _HAN.search(word):
         return not all(_latin_meant(w) for w in re.findall(r"[A-Za-z0-9]+", text))
-    return not _FILLERS.sub("", word) and bool(_HESITATION.search(word))  # 嗯嗯那个 / 呃呃呃呃 / 阿巴阿巴
+    if word in ACKNOWLEDGEMENTS:
+        return False
+    rest = _FILLERS.sub("", word)
+    if not rest:
+        return True  # 嗯嗯那个 / 呃呃呃呃 / 的了吧吗呢
+    if len(word) >= 4 and len(set(word)) == 1 and word[0] not in _STUTTER_OK:
+        return True  # 我我我我我
+    return (bool(_TRAILS_OFF.search(word)) and not _ASKS.search(word) and not asked_aspect(text)
+            and not names_a_topic(text))
 
 
 def _latin_meant(word: str) -> bool:
