@@ -21,9 +21,10 @@ OTHER_PLACES = (
     # Zhejiang outside Jiaxing, and Jiaxing outside Pinghu
     "杭州", "宁波", "温州", "绍兴", "湖州", "金华", "衢州", "舟山", "台州", "丽水", "义乌",
     "嘉善", "海宁", "海盐", "桐乡", "秀洲", "南湖区",
-    # abroad
-    "美国", "日本", "韩国", "英国", "法国", "德国", "俄罗斯", "新加坡", "澳大利亚", "加拿大", "国外",
 )
+# Abroad: no rule of ours, national or local, answers for them.
+ABROAD = ("美国", "日本", "韩国", "英国", "法国", "德国", "俄罗斯", "新加坡", "澳大利亚", "加拿大", "国外")
+OTHER_PLACES += ABROAD
 # 上海路, 北京街: a street at home, not another place. 在新疆当兵 / 在新疆参加过核试验: where one
 # served, not whose rules. 户口迁到上海: moving away, which our rules cover (the transfer).
 _NOT_A_PLACE_AFTER = re.compile("^(路|街|大道|巷|弄|中路|东路|西路|南路|北路|.{0,3}(当兵|当过兵|服役|服过役|参军|入伍|部队|参加))")

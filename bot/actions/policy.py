@@ -18,6 +18,7 @@ from knowledge import gaps
 from knowledge.answer import compose, compose_full
 from knowledge.aspects import asked_aspect
 from knowledge.context import is_follow_up, with_topic, without_personal_numbers
+from knowledge.region import ABROAD, other_place
 from knowledge.search import RELATED_MARGIN
 from knowledge.service import get_knowledge_base
 from vetbot.settings import settings
@@ -34,6 +35,7 @@ KB_DOWN = "政策库暂时用不了，请稍后再试，或者转人工问工作
 PASSAGE_GONE = "您选的这条政策内容刚刚更新过，已经不在政策库里了。请把您的问题再说一遍，我按最新的政策帮您查；也可以转人工。"
 BOOK_BUTTON = {"title": "预约代办", "payload": "/book_service"}
 FOLLOW_UP_CANDIDATES = 10
+NATIONAL = "全国"  # the region of a national rule (knowledge/passage.py)
 HOW_LONG = re.compile("多久|多长时间|几天能|办好|办下来|办完")
 GENERIC_WORDS = {"政策", "咨询", "政策咨询", "问题", "问一下", "请问", "你好", "您好"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -98,6 +100,30 @@ async def answer_question(dispatcher: CollectingDispatcher, question: str) -> li
     dispatcher.utter_message(text=NOT_FOUND, buttons=[HUMAN_BUTTON])
     await gaps.note(question, gaps.REFUSED)
     return None
+
+
+async def answer_for_other_place(dispatcher: CollectingDispatcher, question: str) -> list[dict] | None:
+    """上海的一次性补助多少: we hold no Shanghai rules. Say so, and give the national rule on the
+    same thing where there is one. None when the question names no other place."""
+    place = other_place(question)
+    if not place:
+        return None
+    note = f"我这里只有国家、浙江省和平湖市的政策，{place}的具体规定要问当地的退役军人事务部门。"
+    if place in ABROAD:
+        dispatcher.utter_message(text=f"我这里只有国家、浙江省和平湖市的政策，{place}的事我答不了。", buttons=[HUMAN_BUTTON])
+        await gaps.note(question, gaps.REFUSED)
+        return [offer(HUMAN_PAYLOAD)]
+    try:
+        hits = await search(question.replace(place, ""), top_k=5)
+    except Exception:
+        return kb_down(dispatcher)
+    national = [hit for hit in hits if hit.passage.region == NATIONAL]
+    if not national:
+        dispatcher.utter_message(text=note, buttons=[HUMAN_BUTTON])
+        await gaps.note(question, gaps.REFUSED)
+        return [offer(HUMAN_PAYLOAD)]
+    dispatcher.utter_message(text=note + "国家的规定是这样的：")
+    return show_answer(dispatcher, national[0], question)
 
 
 def answer_from_catalogue(dispatcher: CollectingDispatcher, question: str) -> list[dict] | None:
@@ -165,7 +191,8 @@ class ActionAnswerPolicy(Action):
         query = with_topic(question, previous)  # 那要带什么材料 after 评残怎么申请 is asked about 评残
         # The entry answered from is set by show_answer; a reply from no entry clears it.
         return [SlotSet("policy_answer_id", None)] + (
-            answer_from_catalogue(dispatcher, query)
+            await answer_for_other_place(dispatcher, query)
+            or answer_from_catalogue(dispatcher, query)
             or (query != question and await answer_follow_up(dispatcher, query, previous))
             or await answer_question(dispatcher, query) or [offer(HUMAN_PAYLOAD)])
 
