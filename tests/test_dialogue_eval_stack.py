@@ -7,9 +7,10 @@ The subset is pinned here by text (labels come from tests/kb_eval/): 43 answerab
 7 pairs, so 7 two-misses-in-a-row checks). About 90 turns.
 
 FLOORS are set below what this subset measured on the model of 2026-12-02 (see bench/README.md,
-"Dialogue evaluation"; the measured value is beside each floor), to catch a regression, not to
+"Dialogue evaluation"; the measured values are beside each floor), to catch a regression, not to
 state the targets of issue 10: the routing and the relevance judge are being changed, and when
-they improve the figures these floors should be raised."""
+they improve the figures these floors should be raised. The whole run takes about a minute here
+(78 s on the busy machine; the stack itself is shared with the other stack tests)."""
 from __future__ import annotations
 
 import time
@@ -52,17 +53,19 @@ CONVERSATIONS = ["pingcan-1", "baodao-1", "youdaizheng-buban-1", "new-topic-2", 
 NOISE = ["嗯嗯那个", "呃呃呃呃", "阿巴阿巴", "qwerty", "123abc", "😂😂😂", "sdjfklsdjf", "我想问一下那个",
          "嗯啊那个就是说嗯", "额额额", "嗯……那个……", "这个这个这个", "唔唔唔", "哦哦哦那个", "嗯嗯啊啊"]
 
-# (set, outcome): the least share of that set's messages with that outcome. Beside each: what the
-# subset measured (2026-12-02, the model trained at 15:47) and the count it is a share of.
+# (set, outcome): the least share of that set's messages with that outcome, and the largest one.
+# Beside each, what the subset measured on 2026-12-02 with the model trained at 15:47: first at
+# commit 6943cf6 (one cosine threshold), then with the relevance judge of issue 10 item 5 then being
+# wired in (not yet committed) and the noise rules of 3a79fb1. The judge trades answers for refusals,
+# so each floor is below the lower of the two.
 FLOORS = {
-    ("questions", "right"): 0.50,  # 0.581 = 25/43
-    ("unanswerable", "refused"): 0.33,  # 0.467 = 7/15
-    ("follow_up", "right"): 0.33,  # 0.500 = 3/6
-    ("noise", "fallback"): 0.73,  # 0.867 = 13/15
+    ("questions", "right"): 0.42,  # 0.581 = 25/43; with the judge 0.488 = 21/43
+    ("unanswerable", "refused"): 0.40,  # 0.467 = 7/15; 0.867 = 13/15
+    ("follow_up", "right"): 0.33,  # 0.500 = 3/6; 0.667 = 4/6
+    ("noise", "fallback"): 0.73,  # 0.867 = 13/15; 1.000 = 15/15
 }
-# (set, outcome): the largest share allowed.
 CEILINGS = {
-    ("questions", "wrong"): 0.33,  # 0.256 = 11/43
+    ("questions", "wrong"): 0.33,  # 0.256 = 11/43; 0.116 = 5/43
 }
 
 
