@@ -30,11 +30,12 @@ def embedder():
 
 @pytest.fixture(scope="session")
 def live_stack():
-    """The real action + Rasa servers, started once, with the WeChat channel pointed at a local
-    fake WeChat server: yields (fake_wechat, stack)."""
-    from tests.support.stack import start_wechat_stack
+    """The real action + Rasa servers, started once for every stack test (a start takes minutes),
+    with the WeChat channel pointed at a local fake WeChat server and the action calls going
+    through stack.proxy (a test may slow it or take it down inside a `with`): yields (fake, stack)."""
+    from tests.support.stack import LIVE_STACK_ENV, start_wechat_stack
 
-    with start_wechat_stack() as (fake, stack):
+    with start_wechat_stack(LIVE_STACK_ENV, proxied=True) as (fake, stack):
         yield fake, stack
 
 

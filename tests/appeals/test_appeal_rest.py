@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import start_stack
 from vetbot.config import hotline
 
 pytestmark = pytest.mark.stack
@@ -20,9 +19,8 @@ MATTER = "我儿子去年当的兵 义务兵家庭优待金到现在一分钱都
 
 
 @pytest.fixture(scope="module")
-def stack():
-    with start_stack() as running:
-        yield running
+def stack(live_stack):
+    return live_stack[1]
 
 
 def texts(replies: list[dict]) -> str:
@@ -95,11 +93,16 @@ def test_danger_gets_the_hotline_at_once_and_an_urgent_ticket(stack):
     assert reference in [a["reference"] for a in listed(stack, "--urgent")]
 
 
-def test_with_the_action_server_down_the_veteran_is_told_to_try_again_and_nothing_is_saved():
+def test_with_the_action_server_down_the_veteran_is_told_to_try_again_and_nothing_is_saved(stack):
     from vetbot.rest_channel import apology
 
-    with start_stack({"ACTION_ENDPOINT_URL": "http://127.0.0.1:9/webhook"}) as down:
+    def unreachable() -> int:  # Rasa's log line for an action server it cannot connect to
+        return stack.rasa_log.read_text(errors="replace").count("Couldn't connect to the server")
+
+    before, unreachable_before = {a["reference"] for a in listed(stack)}, unreachable()
+    with stack.proxy.down() as proxy:
         me = "rest-appeal-down"
-        assert texts(down.say(me, "我要反映 安置单位一直不给我安排工作")) == apology()
-        assert texts(down.say(me, "确认")) == apology()
-        assert listed(down) == []
+        assert texts(stack.say(me, "我要反映 安置单位一直不给我安排工作")) == apology()
+        assert texts(stack.say(me, "确认")) == apology()
+        assert proxy.dropped and unreachable() > unreachable_before, "Rasa saw the action server down"
+    assert {a["reference"] for a in listed(stack)} == before

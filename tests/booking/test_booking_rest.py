@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from booking.calendar import TZ, bookable_days
-from tests.support.stack import start_stack
 
 pytestmark = pytest.mark.stack
 ID_NUMBER, PHONE = "330482196503121235", "13857312345"
@@ -20,9 +19,8 @@ VETBOT = Path(sys.executable).parent / "vetbot"
 
 
 @pytest.fixture(scope="module")
-def stack():
-    with start_stack() as running:
-        yield running
+def stack(live_stack):
+    return live_stack[1]
 
 
 def texts(replies: list[dict]) -> str:
@@ -75,6 +73,7 @@ def test_book_look_up_and_cancel_through_the_chat(stack):
                                        env=stack.env, capture_output=True, text=True, check=True).stdout)
     assert reference in [b["reference"] for b in listed]
 
+    # The data dir of the shared stack: what every stack test before this one left there too.
     data_dir = Path(stack.env["VETBOT_DATA_DIR"])
     for path in data_dir.rglob("*"):
         if path.is_file() and not path.is_symlink() and "models" not in path.parts and "kb" not in path.parts:

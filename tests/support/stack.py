@@ -15,9 +15,15 @@ from pathlib import Path
 
 import requests
 
+from tests.support.action_proxy import ActionProxy
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT = 240
+# The environment of the stack all stack tests share (tests/conftest.py live_stack): the template id
+# and short outbox interval the late-reply tests need (no other test reaches a template or waits
+# on the outbox).
+LIVE_STACK_ENV = {"WECHAT_TEMPLATE_NOTICE": "TPL_E2E_NOTICE", "WECHAT_OUTBOX_INTERVAL": "0.5"}
 
 
 def free_port() -> int:
@@ -32,6 +38,8 @@ class Stack:
     actions_url: str
     token: str
     env: dict
+    proxy: ActionProxy | None = None  # between Rasa and the action server, when started with one
+    rasa_log: Path | None = None
 
     def say(self, sender: str, message: str, timeout: float = 30) -> list[dict]:
         response = requests.post(
@@ -65,8 +73,9 @@ def _wait(url: str, process: subprocess.Popen, log: Path, deadline: float) -> No
 
 
 @contextlib.contextmanager
-def start_stack(extra_env: dict | None = None, actions_port: int | None = None):
-    """extra_env may point ACTION_ENDPOINT_URL elsewhere (a proxy in front of `actions_port`)."""
+def start_stack(extra_env: dict | None = None, proxied: bool = False):
+    """proxied: Rasa calls the action server through an ActionProxy (stack.proxy), which a test
+    may slow down or take down for a while; extra_env may point ACTION_ENDPOINT_URL elsewhere."""
     product_dir = Path(os.environ.get("VETBOT_DATA_DIR") or ROOT / "var")
     model = product_dir / "models" / "vetbot.tar.gz"
     if not model.exists():
@@ -76,12 +85,14 @@ def start_stack(extra_env: dict | None = None, actions_port: int | None = None):
     data_dir = Path(tempfile.mkdtemp(prefix="vetbot-stack-"))
     for shared in ("models", "kb"):
         (data_dir / shared).symlink_to(product_dir / shared)
-    rasa_port, actions_port = free_port(), actions_port or free_port()
+    rasa_port, actions_port = free_port(), free_port()
+    proxy = ActionProxy(f"http://127.0.0.1:{actions_port}") if proxied else None
+    action_endpoint = (proxy.start() if proxy else f"http://127.0.0.1:{actions_port}") + "/webhook"
     token = secrets.token_hex(16)  # hex: a leading "-" would read as a command-line flag
     env = {
         **os.environ,
         "VETBOT_DATA_DIR": str(data_dir),
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        "ACTION_ENDPOINT_URL": action_endpoint,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -112,7 +123,7 @@ def start_stack(extra_env: dict | None = None, actions_port: int | None = None):
         deadline = time.time() + STARTUP_TIMEOUT
         _wait(f"http://127.0.0.1:{actions_port}/health", processes[0], actions_log, deadline)
         _wait(f"http://127.0.0.1:{rasa_port}/status?token={token}", processes[1], rasa_log, deadline)
-        yield Stack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token, env)
+        yield Stack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token, env, proxy, rasa_log)
     finally:
         for process in processes:
             process.terminate()
@@ -121,11 +132,13 @@ def start_stack(extra_env: dict | None = None, actions_port: int | None = None):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if proxy:
+            proxy.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def start_wechat_stack(extra_env: dict | None = None, actions_port: int | None = None):
+def start_wechat_stack(extra_env: dict | None = None, proxied: bool = False):
     """The stack with its WeChat channel pointed at a local fake WeChat: yields (fake, stack)."""
     from tests.fakes.fake_wechat import FakeWeChat, make_aes_key
 
@@ -140,7 +153,7 @@ def start_wechat_stack(extra_env: dict | None = None, actions_port: int | None =
         **(extra_env or {}),
     }
     try:
-        with start_stack(env, actions_port) as stack:
+        with start_stack(env, proxied) as stack:
             yield fake, stack
     finally:
         fake.stop()

@@ -1,5 +1,5 @@
-"""A slow *real* Rasa turn on WeChat's late paths: the real stack, with its action endpoint
-behind a proxy that holds every action call for longer than the passive-reply budget (4 s).
+"""A slow *real* Rasa turn on WeChat's late paths: the shared real stack, with its action proxy
+holding every action call for longer than the passive-reply budget (4 s) while these tests run.
 
 The veteran must get "success" within WeChat's 5 s (so WeChat does not retry), then the real
 answer exactly once: by customer-service message, or, when WeChat refuses that (45015, outside
@@ -12,31 +12,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.slow_proxy import SlowProxy
-from tests.support.stack import free_port, sent_to, start_wechat_stack
+from tests.support.stack import LIVE_STACK_ENV, sent_to
 from wechat_adapter.outbox import Outbox
 from wechat_adapter.replies import format_turn
 
 pytestmark = pytest.mark.stack
 
 ACTION_DELAY = 5.0  # > WECHAT_REPLY_BUDGET (4 s): every turn with a custom action is late
-TEMPLATE = "TPL_E2E_NOTICE"
+TEMPLATE = LIVE_STACK_ENV["WECHAT_TEMPLATE_NOTICE"]
 
 
 @pytest.fixture(scope="module")
-def slow():
-    actions_port = free_port()
-    proxy = SlowProxy(f"http://127.0.0.1:{actions_port}", delay=ACTION_DELAY)
-    env = {
-        "ACTION_ENDPOINT_URL": proxy.start() + "/webhook",
-        "WECHAT_TEMPLATE_NOTICE": TEMPLATE,
-        "WECHAT_OUTBOX_INTERVAL": "0.5",
-    }
-    try:
-        with start_wechat_stack(env, actions_port) as (fake, stack):
-            yield fake, stack, f"{stack.rasa_url}/webhooks/wechat/webhook", proxy
-    finally:
-        proxy.stop()
+def slow(live_stack):
+    """The shared stack with every action call delayed; the delay ends with this module."""
+    fake, stack = live_stack
+    with stack.proxy.slowed(ACTION_DELAY) as proxy:
+        yield fake, stack, f"{stack.rasa_url}/webhooks/wechat/webhook", proxy
 
 
 def rest_answer(stack, text: str) -> str:
