@@ -18,7 +18,7 @@ from booking import reference
 from knowledge.aspects import asked_aspect
 from knowledge.context import KIN, is_follow_up
 
-POLICY, MORE, FALLBACK = "ask_policy", "ask_more", "nlu_fallback"
+POLICY, MORE, FALLBACK, OUT_OF_SCOPE, INFORM = "ask_policy", "ask_more", "nlu_fallback", "out_of_scope", "inform"
 DICTIONARY = Path(__file__).parent / "dictionary" / "userdict.txt"
 COLLOQUIAL = Path(__file__).parents[1] / "knowledge" / "colloquial.yml"  # 当兵回来 → 退役 …
 # Dictionary tags that are not policy topics: place names (乍浦镇 answers "where do you live").
@@ -28,7 +28,7 @@ NOT_TOPICS = {"ns"}
 # not a booking look-up, 我要预约评残 is a booking.
 # Words of something not done for the veteran: a question with them is also offered as an appeal
 # (bot/actions/policy.py), and a classifier sure of file_appeal is followed.
-GRIEVANCE = re.compile("没发|没到账|没拿到|拿不到|没给|不给|拖着|停发|少发|克扣|被扣|不管|推来推去|没人理|没批|"
+GRIEVANCE = re.compile("没发|没到账|没拿到|拿不到|没给|(?<!给)不给|拖着|停发|少发|克扣|被扣|(?<!管)不管|推来推去|没人理|没批|"
                        "没消息|没下文|没动静|发了没|到账了没|到账没|批了没|批下来没")
 # A transactional intent is kept only with its own words in the message: 查下优待金发了没 is
 # not a booking look-up, 我要预约评残 is a booking.
@@ -36,19 +36,22 @@ MEANT = {
     "book_service": "预约|约|代办|代跑|上门|帮我办|登记|排队",
     "check_booking": "预约|约|代办|预约号",
     "cancel_booking": "预约|约|取消|不办|不约|算了|不问|不要了|不用了",
-    "reschedule_booking": "预约|约|改|换",
-    "file_appeal": "投诉|反映|举报|诉求|意见|不满|解决|讨个说法|信访|求助|帮帮|没钱|找谁|还没|断了|不知道为什么|"
+    "reschedule_booking": "预约|约|改|换|推|提前|延后|挪",
+    "file_appeal": "投诉|反映|举报|诉求|意见|不满|解决|讨个说法|信访|求助|帮帮|没钱|找谁|还没|断了|不知道为什么|没办成|"
+                   "没办法|救助|困难|"
                    + GRIEVANCE.pattern,
-    "check_appeal": "诉求|反映|投诉|编号|进展|处理|信访|回复|回应|结果|怎么样了|办到哪|批了没",
-    "add_to_appeal": "诉求|反映|投诉|补充",
+    "check_appeal": "诉求|反映|投诉|编号|进展|处理|信访|回复|回应|结果|怎么样了|办到哪|批了没|消息|批下来|审批|走访|在办|"
+                    "办得怎么样|拖",
+    "add_to_appeal": "诉求|反映|投诉|补充|补几句|前面说的",
     "rate_appeal": "满意|回访",
-    "request_human": "人工|工作人员|真人|客服|打电话|电话",
+    "request_human": "人工|工作人员|真人|客服|打电话|电话|找个人|找人|有人|跟人|让人",
     "bot_challenge": "真人|机器|程序|工作人员|客服|你是谁|你是",
     "greet": "^(你好|您好|在吗|在不在|哈喽|喂)|^是.{0,12}吗$",
 }
 CONFIDENT = 0.7
+SMALL_TALK = {"greet", "goodbye", "thanks", "help", "bot_challenge", "affirm", "deny", MORE}
 QUESTION = re.compile("[吗么呢嘛？?]|什么|啥|怎|咋|多少|几|哪|谁|是否|能不能|可不可以|有没有|是不是|要不要|会不会|"
-                      "了没|没有$|行不行|好不好|对不对|如何|多久|多长")
+                      "了没|没有$|行不行|好不好|对不对|如何|多久|多长|(.)不\\1")  # 给不给 / 算不算
 
 # Noise: fillers and particles with nothing else, a stutter, or a hesitating half sentence.
 _FILLERS = re.compile("我想问一下|我想问问|我想问|想问一下|问一下|请问|我想|我要|就是说|就是|然后|那个|这个|那啥|什么|啥|"
@@ -132,13 +135,26 @@ def reads_as_policy_question(text: str) -> bool:
     return is_follow_up(text) and (bool(asked_aspect(text)) or (bool(KIN.search(text)) and "呢" in text))
 
 
+def asks_something(text: str) -> bool:
+    """一年给多少 / 谁发 / 去哪里交: a question, though it names no topic (a follow-up, most often)."""
+    return bool(QUESTION.search(text) or asked_aspect(text)) and not (_NUMBER.search(text) and not QUESTION.search(text))
+
+
 def route(text: str, intent: str | None, confidence: float) -> str | None:
     """The intent to act on (None: the classifier's own)."""
     if is_noise(text):
         return FALLBACK
-    if intent == POLICY or not reads_as_policy_question(text):
+    if intent == POLICY:
         return None
     meant = MEANT.get(intent or "")
     if meant and confidence >= CONFIDENT and re.search(meant, text):
         return None
-    return POLICY
+    # Small talk and yes/no answers give way only to a question on a topic of ours (好吗 stays a
+    # yes); any other intent the classifier guessed gives way to a question of any kind: the
+    # policy action reads it with the topic just answered, or refuses and records the gap.
+    if reads_as_policy_question(text):
+        return POLICY
+    if intent in SMALL_TALK or not asks_something(text) or (intent == INFORM and not QUESTION.search(text)):
+        return None  # 地址是独山港镇 names the place; it does not ask for one
+    # 平湖明天会不会下雨 is rightly out of scope; a short 去哪里交 is a follow-up it was taken for.
+    return POLICY if intent != OUT_OF_SCOPE or is_follow_up(text) else None

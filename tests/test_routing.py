@@ -38,6 +38,13 @@ def test_short_meaningful_replies_are_not_noise(text):
     ("当兵回来能拿多少钱", "out_of_scope"),
     ("评残要带什么材料", "nlu_fallback"),
     ("优待证丢了咋办", "cancel_booking"),
+    # follow-ups the classifier took for a transaction or for small talk (from the dev conversations)
+    ("一年给多少", "file_appeal"),
+    ("地方上还给不给钱", "file_appeal"),
+    ("在哪里查", "check_booking"),
+    ("等的时候有没有钱拿", "check_appeal"),
+    ("去哪里交", "out_of_scope"),
+    ("转学去哪办", "request_human"),
 ])
 def test_a_question_the_knowledge_base_covers_is_answered_from_it(text, intent):
     assert route(text, intent, 0.95) == POLICY
@@ -60,7 +67,10 @@ def test_a_question_the_knowledge_base_covers_is_answered_from_it(text, intent):
     ("看更多", "ask_more"),
     ("还有吗", "ask_more"),
     ("好的", "affirm"),
-    ("平湖明天会不会下雨", "out_of_scope"),  # no topic of ours
+    ("平湖明天会不会下雨", "out_of_scope"),  # no topic of ours, and too long to be a follow-up
+    ("好吗", "affirm"),
+    ("还有别的吗", "ask_more"),
+    ("你能干什么", "help"),
 ])
 def test_a_meant_transaction_or_a_non_question_keeps_its_intent(text, intent):
     assert route(text, intent, 0.95) is None

@@ -231,7 +231,7 @@ class ActionMorePolicy(Action):
             return kb_down(dispatcher)
         if not full_shown and hits:
             dispatcher.utter_message(text=compose_full(hits[0]), buttons=[MORE_BUTTON, HUMAN_BUTTON])
-            return [SlotSet("policy_full_shown", True)]
+            return [SlotSet("policy_full_shown", True), SlotSet("policy_answer_id", hits[0].passage.id)]
         hits = hits[shown:]
         if not hits:
             dispatcher.utter_message(text="相关的内容就这些了。还不清楚的话，可以转人工问问。", buttons=[HUMAN_BUTTON])
