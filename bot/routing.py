@@ -9,20 +9,12 @@ runs it through bot/router_component.py, so rules, stories and `rasa test nlu` a
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from pathlib import Path
-
-import yaml
 
 from booking import reference
 from knowledge.aspects import asked_aspect
-from knowledge.context import KIN, is_follow_up
+from knowledge.context import KIN, names_a_topic, names_nothing
 
 POLICY, MORE, FALLBACK, OUT_OF_SCOPE, INFORM = "ask_policy", "ask_more", "nlu_fallback", "out_of_scope", "inform"
-DICTIONARY = Path(__file__).parent / "dictionary" / "userdict.txt"
-COLLOQUIAL = Path(__file__).parents[1] / "knowledge" / "colloquial.yml"  # 当兵回来 → 退役 …
-# Dictionary tags that are not policy topics: place names (乍浦镇 answers "where do you live").
-NOT_TOPICS = {"ns"}
 
 # A transactional intent is kept only with its own words in the message: 查下优待金发了没 is
 # not a booking look-up, 我要预约评残 is a booking.
@@ -75,22 +67,6 @@ LATIN_WORDS = {"ok", "okay", "hi", "hello", "hey", "yes", "no", "bye", "thanks",
 MEANINGFUL_EMOJI = set("👍👌🙏✅")
 
 
-@lru_cache(maxsize=1)
-def topic_words() -> tuple[str, ...]:
-    """The policy terms of the project dictionary (the words jieba must keep whole) and the
-    colloquial ways of saying them that search already knows, longest first."""
-    words = set(yaml.safe_load(COLLOQUIAL.read_text(encoding="utf-8")) or {})
-    for line in DICTIONARY.read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if parts and not line.startswith("#") and (len(parts) < 3 or parts[2] not in NOT_TOPICS):
-            words.add(parts[0])
-    return tuple(sorted(words, key=len, reverse=True))
-
-
-def names_a_topic(text: str) -> bool:
-    return any(word in text for word in topic_words())
-
-
 def is_noise(text: str) -> bool:
     """Fillers, gibberish, emoji, keyboard mash, a half sentence: nothing to act on."""
     text = text.strip()
@@ -132,7 +108,7 @@ def reads_as_policy_question(text: str) -> bool:
         return False  # 证件号330482…: an answer to a form's question
     if names_a_topic(text) and (QUESTION.search(text) or asked_aspect(text)):
         return True
-    return is_follow_up(text) and (bool(asked_aspect(text)) or (bool(KIN.search(text)) and "呢" in text))
+    return names_nothing(text) and (bool(asked_aspect(text)) or (bool(KIN.search(text)) and "呢" in text))
 
 
 def asks_something(text: str) -> bool:
@@ -157,4 +133,4 @@ def route(text: str, intent: str | None, confidence: float) -> str | None:
     if intent in SMALL_TALK or not asks_something(text) or (intent == INFORM and not QUESTION.search(text)):
         return None  # 地址是独山港镇 names the place; it does not ask for one
     # 平湖明天会不会下雨 is rightly out of scope; a short 去哪里交 is a follow-up it was taken for.
-    return POLICY if intent != OUT_OF_SCOPE or is_follow_up(text) else None
+    return POLICY if intent != OUT_OF_SCOPE or names_nothing(text) else None

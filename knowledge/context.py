@@ -4,9 +4,13 @@ of the previous answer; a message that names its own topic is a new question and
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+import yaml
 
 from booking.pii import ID_IN_TEXT, PHONE_IN_TEXT
 from knowledge.aspects import asked_aspect, strip_aspect_words
+from knowledge.tokenize import COLLOQUIAL, USER_DICT
 
 # Words that carry no topic in a follow-up: pronouns, particles, "do / go / can".
 _FILLER = re.compile("那么|那个|这个|那|这|还有|另外|再问一下|请问|一下|要是|如果|需要|需不需要|能不能|可不可以|"
@@ -14,6 +18,7 @@ _FILLER = re.compile("那么|那个|这个|那|这|还有|另外|再问一下|�
                      "得|个|些|给|有没有|有|没有|多|久|什么|啥|哪些|怎么")
 KIN = re.compile("爸|妈|父亲|母亲|老伴|爱人|老婆|老公|配偶|儿子|女儿|孩子|家属|子女|父母")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_ASKS = re.compile("谁|多少|几|哪")
 MAX_FOLLOW_UP_CHARS = 14  # a follow-up is short; a long message is a question of its own
 # A personal number and the words that give it: "我身份证号330482…" says who asks, not what
 # (left in, 身份证号 draws the search to the 优待证 entries that mention it).
@@ -26,11 +31,44 @@ def own_topic(question: str) -> str:
     return "".join(_HAN.findall(_FILLER.sub("", strip_aspect_words(question))))
 
 
-def is_follow_up(question: str) -> bool:
+# Dictionary tags that are not policy topics: place names (乍浦镇 answers "where do you live").
+NOT_TOPICS = {"ns"}
+
+
+@lru_cache(maxsize=1)
+def topic_words() -> tuple[str, ...]:
+    """The policy terms of the project dictionary (the words jieba must keep whole) and the
+    colloquial ways of saying them that search already knows, longest first."""
+    words = set(yaml.safe_load(COLLOQUIAL.read_text(encoding="utf-8")) or {})
+    for line in USER_DICT.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if parts and not line.startswith("#") and (len(parts) < 3 or parts[2] not in NOT_TOPICS):
+            words.add(parts[0])
+    return tuple(sorted(words, key=len, reverse=True))
+
+
+def names_a_topic(text: str) -> bool:
+    return any(word in text for word in topic_words())
+
+
+def names_nothing(question: str) -> bool:
+    """Short, and nothing but what it asks (要钱吗 / 去哪里办) or whom (那我爸呢)."""
     if len(_HAN.findall(question)) > MAX_FOLLOW_UP_CHARS:
         return False
     topic = own_topic(question)
     return len(topic) <= 1 or bool(KIN.fullmatch(topic))
+
+
+def is_follow_up(question: str) -> bool:
+    """Short, and no topic of the knowledge base named (一个月多少 / 谁发的 / 小孩呢): read with the
+    previous answer's topic. 优待证去哪办 names its own and stands alone."""
+    if len(_HAN.findall(question)) > MAX_FOLLOW_UP_CHARS:
+        return False
+    if names_nothing(question):
+        return True
+    # It must ask what an answer on the topic would tell (谁 / 多少 / 什么时候 …): 平湖明天会不会下雨
+    # names no topic of ours either, and is not about the last answer.
+    return not names_a_topic(own_topic(question)) and bool(asked_aspect(question) or _ASKS.search(question))
 
 
 def with_topic(question: str, previous: str | None) -> str:

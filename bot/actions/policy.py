@@ -17,7 +17,7 @@ from booking.where import how_long, where_to_apply
 from knowledge import gaps
 from knowledge.answer import compose, compose_full
 from knowledge.aspects import asked_aspect
-from knowledge.context import is_follow_up, with_topic, without_personal_numbers
+from knowledge.context import names_nothing, with_topic, without_personal_numbers
 from knowledge.region import ABROAD, other_place
 from knowledge.search import RELATED_MARGIN
 from knowledge.service import get_knowledge_base
@@ -184,7 +184,7 @@ class ActionAnswerPolicy(Action):
             dispatcher.utter_message(response="utter_ask_policy_question")
             return [offer(None)]
         previous = tracker.get_slot("last_policy_query")
-        if not previous and is_follow_up(question):
+        if not previous and names_nothing(question):
             # 要钱吗 / 咋弄 with nothing asked before: ask what it is about rather than guess.
             dispatcher.utter_message(response="utter_ask_policy_question")
             return [offer(None)]
@@ -193,7 +193,9 @@ class ActionAnswerPolicy(Action):
         return [SlotSet("policy_answer_id", None)] + (
             await answer_for_other_place(dispatcher, query)
             or answer_from_catalogue(dispatcher, query)
-            or (query != question and await answer_follow_up(dispatcher, query, previous))
+            # 要带什么 asks only an aspect: the entries of the topic just answered, no gate; 一个月多少
+            # also says something of its own, so the rewritten question must pass the gate.
+            or (query != question and names_nothing(question) and await answer_follow_up(dispatcher, query, previous))
             or await answer_question(dispatcher, query) or [offer(HUMAN_PAYLOAD)])
 
 
