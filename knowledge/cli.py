@@ -46,6 +46,12 @@ def register(groups) -> None:
     ev.add_argument("--json", action="store_true", help="--dialogue：输出 JSON（含每一句的结果）")
     ev.set_defaults(handler=cmd_eval)
 
+    judge = kb.add_parser("judge", help="相关度判定：在开发集上交叉验证，和单一余弦阈值比较")
+    judge.add_argument("--fit", action="store_true", help="把拟合结果写入 knowledge/judge.json")
+    judge.add_argument("--max-wrong", type=float, default=0.03, help="答错（自信地答了错的）最多占多少，默认 0.03")
+    judge.add_argument("--min-refused", type=float, default=0.90, help="不可回答的问题至少拒答多少，默认 0.90")
+    judge.set_defaults(handler=cmd_judge)
+
     gaps = kb.add_parser("gaps", help="答不上、只能猜的问题（问得最多的在前）")
     gaps.add_argument("--since", help="只列这一天（含）以来又被问到的，如 2026-12-01")
     gaps.add_argument("--limit", type=int, default=50, help="最多列几条（默认 50）")
@@ -173,6 +179,28 @@ def cmd_eval(args) -> int:
     from knowledge.evaluate import main as evaluate
 
     return evaluate(_embedder(), sweep=args.sweep)
+
+
+def cmd_judge(args) -> int:
+    """Fit the relevance judge on the dev part of tests/kb_eval (thresholds by cross-validation),
+    print its figures beside the cosine gate's on the same questions; --fit writes the file."""
+    from knowledge.evaluate import eval_knowledge_base, load_questions
+    from knowledge.judge import JUDGE_FILE, collect, fit, table
+
+    kb = eval_knowledge_base(_embedder())
+    rows = collect(kb, load_questions())
+    judge, report = fit(rows, args.max_wrong, args.min_refused)
+    print(f"判定阈值：回答 ≥ {judge.answer:.3f}，“您是想问” ≥ {judge.suggest:.3f}（5 折交叉验证，只用 dev；"
+          f"目标：答错 ≤ {args.max_wrong}，不可回答拒答 ≥ {args.min_refused}）\n")
+    print(table(report))
+    print("\n系数（标准化后）：" + "，".join(f"{name} {coef:+.2f}" for name, coef in
+                                          zip(judge.to_json()["features"], judge.coef)))
+    if args.fit:
+        judge.save()
+        print(f"\n已写入 {JUDGE_FILE}")
+    else:
+        print("\n（没有写文件；加 --fit 写入 knowledge/judge.json）")
+    return 0
 
 
 def cmd_gaps(args) -> int:

@@ -23,16 +23,22 @@ class Question:
     answers: frozenset[str]
     style: str
     file: str = ""  # the file it comes from
+    split: str = "dev"  # "heldout": never used to fit or choose a threshold
+
+
+HELDOUT_EVERY = 3  # files without a split field: their n-th question (from 1) is held out when n % 3 == 0
 
 
 def load_questions(directory: Path = QUESTIONS_DIR) -> list[Question]:
-    """The first-message questions of every file (conversations.yml holds multi-turn ones)."""
+    """The first-message questions of every file (conversations.yml holds multi-turn ones), each
+    with its split: the item's own `split`, else the rule the files that have one follow."""
     questions = []
     for path in sorted(directory.glob("*.yml")):
-        for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
-            if "q" in item:
-                questions.append(Question(str(item["q"]), frozenset(item.get("answers") or []),
-                                          item.get("style", ""), path.name))
+        items = [item for item in yaml.safe_load(path.read_text(encoding="utf-8")) or [] if "q" in item]
+        for n, item in enumerate(items, 1):
+            split = item.get("split") or ("heldout" if n % HELDOUT_EVERY == 0 else "dev")
+            questions.append(Question(str(item["q"]), frozenset(item.get("answers") or []),
+                                      item.get("style", ""), path.name, split))
     return questions
 
 
@@ -73,14 +79,37 @@ def threshold_for(kb: KnowledgeBase, mode: str) -> float:
     return kb.min_bm25 if mode == "bm25" else kb.min_dense
 
 
-def evaluate(embedder) -> tuple[KnowledgeBase, list[Question], dict[str, ModeResult]]:
+def eval_knowledge_base(embedder) -> KnowledgeBase:
+    """The project corpus alone, indexed in its own directory (vectors from the site's cache)."""
     base = subdir("eval")
     store = open_store(base)
     sync_corpus(store)
     build_index(store, embedder, base=base, cache_path=kb_dir() / "embeddings.sqlite3")
-    kb = KnowledgeBase(embedder, base=base)
+    return KnowledgeBase(embedder, base=base)
+
+
+def evaluate(embedder) -> tuple[KnowledgeBase, list[Question], dict[str, ModeResult]]:
+    kb = eval_knowledge_base(embedder)
     questions = load_questions()
     return kb, questions, {mode: run(kb, questions, mode) for mode in MODES}
+
+
+def print_judge(kb: KnowledgeBase, questions: list[Question]) -> None:
+    """What the bot does with the top passage of the held-out questions: the relevance judge
+    (knowledge/judge.json, fitted on the others) beside the one cosine threshold."""
+    from knowledge.judge import collect, figures, judge_figures
+
+    if kb.judge is None:
+        print("\n没有相关度判定文件（knowledge/judge.json）：运行 vetbot kb judge --fit")
+        return
+    rows = collect(kb, [q for q in questions if q.split == "heldout"])
+    gate = figures([r.old for r in rows], [bool(r.question.answers) for r in rows])
+    judged = judge_figures(kb.judge, rows)
+    print(f"\n留出的 {len(rows)} 个问题（hybrid，首条）：       答对  “您是想问”猜对  答错  不可回答拒答")
+    for name, shares in (("余弦阈值", gate), ("相关度判定", judged)):
+        print(f"  {name:<10}{shares['answerable_right']:>18.3f}{shares['answerable_right_suggested']:>14.3f}"
+              f"{shares['confidently_wrong']:>8.3f}{shares['unanswerable_refused']:>14.3f}")
+    print("  （答错 = 所有留出问题里自信地答错的比例；详见 vetbot kb judge）")
 
 
 def main(embedder, sweep: bool = False) -> int:
@@ -93,6 +122,7 @@ def main(embedder, sweep: bool = False) -> int:
         print(f"{mode:<8}{res.hit(1):>8.3f}{res.hit(3):>8.3f}{res.mrr():>8.3f}"
               f"{res.refused(t):>9.3f}{res.answered(t):>10.3f}{t:>11.2f}")
     print("\nrefusal = 不可回答的问题被拒答的比例；answered = 可回答的问题没有被误拒的比例")
+    print_judge(kb, questions)
     if sweep:
         for mode, res in results.items():
             values = np.arange(4.0, 24.0, 2.0) if mode == "bm25" else np.arange(0.870, 0.925, 0.005)

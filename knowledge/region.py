@@ -29,6 +29,7 @@ OTHER_PLACES += ABROAD
 # served, not whose rules. 户口迁到上海: moving away, which our rules cover (the transfer).
 _NOT_A_PLACE_AFTER = re.compile("^(路|街|大道|巷|弄|中路|东路|西路|南路|北路|.{0,3}(当兵|当过兵|服役|服过役|参军|入伍|部队|参加))")
 _NOT_A_PLACE_BEFORE = re.compile("(迁到|迁往|迁去|迁回|搬到|搬去|转到|转去|移居)$")
+_PLACES = re.compile("|".join(sorted(OTHER_PLACES, key=len, reverse=True)))  # longest first
 
 
 @lru_cache(maxsize=1)
@@ -45,10 +46,8 @@ def other_place(question: str) -> str | None:
     none, or also names home (平湖, 嘉兴, 浙江, a Pinghu town: then our rules may well apply)."""
     if any(home in question for home in _home_places()):
         return None
-    found = []
-    for place in OTHER_PLACES:
-        for match in re.finditer(re.escape(place), question):
-            if not (_NOT_A_PLACE_AFTER.match(question[match.end():])
-                    or _NOT_A_PLACE_BEFORE.search(question[:match.start()])):
-                found.append((match.start(), place))
-    return min(found)[1] if found else None
+    for match in _PLACES.finditer(question):
+        if not (_NOT_A_PLACE_AFTER.match(question[match.end():])
+                or _NOT_A_PLACE_BEFORE.search(question[:match.start()])):
+            return match.group()
+    return None

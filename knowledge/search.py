@@ -1,5 +1,6 @@
 """Hybrid retrieval: BM25 over jieba tokens + dense vectors in FAISS, fused by reciprocal
-rank fusion, then a relevance cross-check so that "I don't know" is said when it should be."""
+rank fusion, then a relevance judge (knowledge/judge.py) so that "I don't know" is said when it
+should be."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,8 @@ import numpy as np
 from knowledge import dense
 from knowledge.aspects import asked_aspect
 from knowledge.bm25 import BM25
-from knowledge.index import current_manifest, kb_dir, pinned
+from knowledge.index import current_manifest, kb_dir, pinned, search_text
+from knowledge.judge import Evidence, Judge, evidence, features, load_judge, term_idf
 from knowledge.passage import Passage
 from knowledge.tokenize import query_tokens
 from vetbot.settings import settings
@@ -32,11 +34,14 @@ ASPECT_MATCH_BONUS = 1.05
 ASPECT_OTHER_FACTOR = 0.95
 ASPECT_MARGIN = 0.02  # how far below the threshold an entry on the aspect asked may still be shown
 
-# Relevance thresholds, calibrated on tests/kb_eval with `vetbot kb eval --sweep`: the lowest
-# value at which about 80% of the unanswerable dev questions are refused. The dense cosine of
+# Hybrid search asks the relevance judge (knowledge/judge.json) whether its top passage answers.
+# The single modes, and hybrid when the judge file is missing or VETBOT_KB_MIN_DENSE is set, use
+# these thresholds, calibrated on tests/kb_eval with `vetbot kb eval --sweep`: the lowest value
+# at which about 80% of the original unanswerable dev questions are refused. The dense cosine of
 # multilingual-e5 is compressed (unrelated text still scores ~0.85), hence the high value; BM25
 # alone cannot separate them at any threshold that keeps most answerable questions.
-# Overridable: VETBOT_KB_MIN_DENSE, VETBOT_KB_MIN_BM25.
+# Overridable: VETBOT_KB_MIN_DENSE, VETBOT_KB_MIN_BM25. The cosine threshold also still decides
+# which passages after the first are related enough to list ("看更多").
 DEFAULT_MIN_DENSE = 0.90
 DEFAULT_MIN_BM25 = 15.0
 RELATED_MARGIN = 0.02  # "did you mean" and "see more" consider passages this close to the threshold
@@ -69,6 +74,8 @@ class _Loaded:
         self.bm25 = BM25.load(directory)
         self.vectors = np.load(directory / "vectors.npy")
         self.index = dense.load(directory / "dense.faiss")
+        self.texts = [search_text(p) for p in self.passages]  # what the judge's coverage reads
+        self.idf = term_idf(self.bm25.weights)
 
 
 class KnowledgeBase:
@@ -79,6 +86,8 @@ class KnowledgeBase:
         configured = settings()
         self.min_dense = DEFAULT_MIN_DENSE if configured.kb_min_dense is None else configured.kb_min_dense
         self.min_bm25 = DEFAULT_MIN_BM25 if configured.kb_min_bm25 is None else configured.kb_min_bm25
+        # A site that sets its own dense threshold gets the cosine gate it asked for.
+        self.judge: Judge | None = load_judge() if configured.kb_min_dense is None else None
         self._lock = threading.Lock()
         self._version: str | None = None  # pragma: no mutate (equivalent: "" is never a published version either)
         self._loaded: _Loaded | None = None  # pragma: no mutate (equivalent: never returned before a version is loaded)
@@ -129,15 +138,49 @@ class KnowledgeBase:
     def search(
         self, query: str, top_k: int = 3, mode: str = "hybrid", strict: bool = True, margin: float = 0.0
     ) -> list[Hit]:
-        """Best passages for the query, most relevant first. With strict=True passages below the
-        relevance threshold (lowered by `margin`) are dropped, so an empty list means "not in the
-        knowledge base"."""
+        """Best passages for the query, most relevant first. With strict=True an empty list means
+        "not in the knowledge base": in hybrid mode the judge must find the first passage answers
+        the question (with `margin` > 0, only that it may: the "did you mean" band); elsewhere its
+        relevance must reach the threshold lowered by `margin`. The passages after the first are
+        kept while their relevance reaches that threshold."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
+        ranked = self._ranked(query, mode)
+        if ranked is None:
+            return []
+        hits, gate, judged = ranked
+        if strict:
+            # Without the judge the best-ranked passage must itself be relevant: in hybrid mode
+            # that needs BM25 and the dense model to agree on it, which separates unanswerable
+            # questions better than any single high cosine deep in the candidate list. The aspect
+            # asked only chooses among the passages on the topic: it never decides whether we answer.
+            threshold = (self.min_bm25 if mode == "bm25" else self.min_dense) - margin
+            aspect_floor = threshold - (ASPECT_MARGIN if asked_aspect(query) else 0.0)
+            if judged is not None:
+                judge, x = judged
+                if judge.probability(x) < judge.threshold(margin):
+                    return []
+                hits = hits[:1] + [h for h in hits[1:] if h.relevance >= aspect_floor]
+            else:
+                if gate is None or gate.relevance < threshold:
+                    return []
+                hits = [h for h in hits if h.relevance >= aspect_floor]
+        return hits[:top_k]
+
+    def judged(self, query: str) -> tuple[list[Hit], np.ndarray] | None:
+        """Hybrid hits, best first and unfiltered, with the judge's features of the first (what
+        `vetbot kb judge` fits on); None for a blank question or an empty index."""
+        ranked = self._ranked(query, "hybrid", always_judge=True)
+        return None if ranked is None else (ranked[0], ranked[2][1])
+
+    def _ranked(self, query: str, mode: str, always_judge: bool = False):
+        """(hits best first, the best before the aspect preference, (judge, features of the first
+        hit) when the judge is to decide) or None when there is nothing to search."""
         loaded = self._current()
         if not query.strip() or not loaded.passages:
-            return []
-        bm25_scores = loaded.bm25.scores(query_tokens(query))
+            return None
+        q_tokens = query_tokens(query)
+        bm25_scores = loaded.bm25.scores(q_tokens)
         query_vec = self._encode_query(query) if mode != "bm25" else None
 
         if mode == "bm25":
@@ -145,10 +188,12 @@ class KnowledgeBase:
             scored = {i: float(bm25_scores[i]) for i in ranked}
         else:
             dense_scores, dense_ids = dense.search(loaded.index, query_vec, CANDIDATES)
+            dense_ids = [int(i) for i in dense_ids]
             if mode == "dense":
-                scored = {int(i): float(s) for i, s in zip(dense_ids, dense_scores)}
+                scored = {i: float(s) for i, s in zip(dense_ids, dense_scores)}
             else:
-                scored = _rrf([_top(bm25_scores, CANDIDATES), [int(i) for i in dense_ids]])
+                bm25_ids = _top(bm25_scores, CANDIDATES)
+                scored = _rrf([bm25_ids, dense_ids])
 
         hits, gate = [], None
         aspect = asked_aspect(query)
@@ -156,21 +201,18 @@ class KnowledgeBase:
             passage = loaded.passages[i]
             relevance = float(bm25_scores[i]) if mode == "bm25" else float(loaded.vectors[i] @ query_vec)
             ranked = score * self._prior(passage)
-            hits.append(Hit(passage, ranked * _aspect_factor(aspect, passage), relevance))
+            hits.append((Hit(passage, ranked * _aspect_factor(aspect, passage), relevance), i))
             if gate is None or ranked > gate.score:
                 gate = Hit(passage, ranked, relevance)
-        hits.sort(key=lambda h: h.score, reverse=True)
-        if strict:
-            # The best-ranked passage must itself be relevant: in hybrid mode that needs BM25
-            # and the dense model to agree on it, which separates unanswerable questions better
-            # than any single high cosine deep in the candidate list. The aspect asked only
-            # chooses among the passages on the topic: it never decides whether we answer.
-            threshold = (self.min_bm25 if mode == "bm25" else self.min_dense) - margin
-            if gate is None or gate.relevance < threshold:
-                return []
-            floor = threshold - (ASPECT_MARGIN if aspect else 0.0)
-            hits = [h for h in hits if h.relevance >= floor]
-        return hits[:top_k]
+        hits.sort(key=lambda pair: pair[0].score, reverse=True)
+        judged = None
+        if mode == "hybrid" and hits and (self.judge is not None or always_judge):
+            # The judge looks at the passage the veteran would be shown: the first after the aspect preference.
+            first, i = hits[0]
+            ev: Evidence = evidence(query, q_tokens, loaded.bm25.vocab, loaded.idf, bm25_scores, bm25_ids,
+                                    dense_ids, list(dense_scores))
+            judged = (self.judge, features(ev, i, first.passage, loaded.texts[i], first.relevance))
+        return [hit for hit, _ in hits], gate, judged
 
     def _encode_query(self, query: str) -> np.ndarray:
         """Veterans ask the same few questions again and again: keep recent query vectors."""

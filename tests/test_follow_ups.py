@@ -48,7 +48,7 @@ def test_a_fee_follow_up_gets_the_sentence_on_money():
 
 
 def test_a_place_question_without_a_catalogue_service_is_searched():
-    reply, _ = ask("光荣牌去哪里申请")
+    reply, _ = ask("光荣牌坏了去哪里换")
     assert "光荣牌" in reply["text"] and "/book_service" not in [b["payload"] for b in reply["buttons"]]
 
 

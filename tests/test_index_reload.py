@@ -35,6 +35,7 @@ def _serve(conn, data: str, model: str) -> None:
     from knowledge.service import get_knowledge_base
 
     kb = get_knowledge_base()
+    kb.judge = None  # three made-up passages: the cosine threshold, not the judge fitted on the real corpus
     conn.send(kb.size)
     for question in iter(conn.recv, None):
         conn.send([h.passage.id for h in kb.search(question)])

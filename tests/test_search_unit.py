@@ -95,9 +95,13 @@ def base(tmp_path_factory):
 
 @pytest.fixture
 def kb(base, monkeypatch):
+    """Hybrid mode here is judged by the cosine threshold, as without knowledge/judge.json (the
+    judge's part is in tests/test_judge.py)."""
     monkeypatch.delenv("VETBOT_KB_MIN_DENSE", raising=False)
     monkeypatch.delenv("VETBOT_KB_MIN_BM25", raising=False)
-    return KnowledgeBase(embedder_for_passages(), base=base)
+    kb = KnowledgeBase(embedder_for_passages(), base=base)
+    kb.judge = None
+    return kb
 
 
 def ids(hits: list[Hit]) -> list[str]:
@@ -231,12 +235,15 @@ def test_thresholds_default_to_the_calibrated_values_and_follow_the_environment(
     monkeypatch.delenv("VETBOT_KB_MIN_BM25", raising=False)
     kb = KnowledgeBase(embedder_for_passages(), base=base)
     assert (kb.min_dense, kb.min_bm25) == (0.90, 15.0)
+    assert kb.judge is not None  # hybrid mode asks the fitted judge …
+    kb.judge = None  # … and without it the calibrated cosine threshold decides
     assert ids(kb.search(Q_PINGCAN)) == ["pingcan"]  # cosine 0.954
     assert kb.search(Q_YOUDAI) == []  # cosine 0.75
     monkeypatch.setenv("VETBOT_KB_MIN_DENSE", "0.75")
     monkeypatch.setenv("VETBOT_KB_MIN_BM25", "2.5")
     kb = KnowledgeBase(embedder_for_passages(), base=base)
     assert (kb.min_dense, kb.min_bm25) == (0.75, 2.5)
+    assert kb.judge is None  # a site's own dense threshold replaces the judge
     assert ids(kb.search(Q_YOUDAI)) == ["youdai"]
 
 
