@@ -83,4 +83,4 @@ def with_topic(question: str, previous: str | None) -> str:
 
 
 def without_personal_numbers(question: str) -> str:
-    return _PERSONAL_NUMBER.sub(" ", question).strip()
+    return _PERSONAL_NUMBER.sub(" ", question).strip(" ，,。.；;：:")
