@@ -35,7 +35,7 @@ ASPECTS = (
            re.compile("发给|领取|本人|家属|遗属|配偶|父母|子女")),
     Aspect("eligibility", re.compile("能不能|可不可以|能否|可以吗|能吗|符合|条件|够不够|资格|谁能|哪些人|算不算|属于|有没有份"),
            re.compile("符合|条件|可以|应当|属于|对象|享受|凡|具备|不能|不得")),
-    Aspect("procedure", re.compile("怎么申请|怎么办|如何办|如何申请|怎么弄|咋办|咋弄|流程|步骤|手续|程序|怎么领|"
+    Aspect("procedure", re.compile("怎么申请|怎么申领|申领|怎么办|如何办|如何申请|怎么弄|咋办|咋弄|流程|步骤|手续|程序|怎么领|"
                                    "怎么评|怎么认定|怎么才能|如何|怎样|申请"),
            re.compile("申请|提出|审核|审批|认定|评定|办理|受理|提交|报送|批准|鉴定|流程|先|再|然后")),
 )
@@ -51,6 +51,11 @@ def asked_aspect(question: str) -> str | None:
         if aspect.asked.search(question):
             return aspect.name
     return None
+
+
+def asked_aspects(text: str) -> frozenset[str]:
+    """Every aspect the text asks for (an entry title may ask two: 怎么申领，要准备什么)."""
+    return frozenset(aspect.name for aspect in ASPECTS if aspect.asked.search(text))
 
 
 def strip_aspect_words(text: str) -> str:

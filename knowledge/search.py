@@ -4,6 +4,7 @@ should be."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge import dense
-from knowledge.aspects import asked_aspect
+from knowledge.aspects import asked_aspect, asked_aspects
 from knowledge.bm25 import BM25
 from knowledge.index import current_manifest, kb_dir, pinned, search_text
 from knowledge.judge import Evidence, Judge, evidence, features, load_judge, term_idf
@@ -32,7 +33,8 @@ HOME_REGION_BONUS = 1.01  # a tie-breaker: local measures first when equally rel
 # asks (怎么申请 → the procedure) goes before one on the same topic that asks something else.
 ASPECT_MATCH_BONUS = 1.05
 ASPECT_OTHER_FACTOR = 0.95
-ASPECT_MARGIN = 0.02  # how far below the threshold an entry on the aspect asked may still be shown
+ASPECT_MARGIN = 0.02
+_BARE_APPLY = re.compile("(?<!怎么)(?<!如何)申请")  # how far below the threshold an entry on the aspect asked may still be shown
 
 # Hybrid search asks the relevance judge (knowledge/judge.json) whether its top passage answers.
 # The single modes, and hybrid when the judge file is missing or VETBOT_KB_MIN_DENSE is set, use
@@ -238,15 +240,17 @@ class KnowledgeBase:
 
 
 @lru_cache(maxsize=4096)
-def _title_aspect(title: str) -> str | None:
-    return asked_aspect(title)
+def _title_aspects(title: str) -> frozenset[str]:
+    # A bare 申请 in a title names the matter (申请评残要准备哪些材料 is about the documents);
+    # 怎么申请 / 怎么申领 asks the procedure.
+    return asked_aspects(_BARE_APPLY.sub("", title))
 
 
 def _aspect_factor(aspect: str | None, passage: Passage) -> float:
-    title_aspect = _title_aspect(passage.title) if aspect else None
-    if title_aspect is None:
+    title_aspects = _title_aspects(passage.title) if aspect else frozenset()
+    if not title_aspects:
         return 1.0
-    return ASPECT_MATCH_BONUS if title_aspect == aspect else ASPECT_OTHER_FACTOR
+    return ASPECT_MATCH_BONUS if aspect in title_aspects else ASPECT_OTHER_FACTOR
 
 
 def _top(scores: np.ndarray, k: int) -> list[int]:

@@ -64,11 +64,11 @@ def slot(events: list, name: str):
 
 
 def test_policy_answer_names_its_source():
-    messages, events = run(ActionAnswerPolicy(), tracker_for(user_event("退役军人优待证怎么申领", "ask_policy")))
+    messages, events = run(ActionAnswerPolicy(), tracker_for(user_event("退役军人优待证怎么申请", "ask_policy")))
     text = messages[0]["text"]
     assert "优待证" in text and "依据：《" in text
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/ask_more", "/request_human"]
-    assert SlotSet("last_policy_query", "退役军人优待证怎么申领") in events
+    assert SlotSet("last_policy_query", "退役军人优待证怎么申请") in events
     assert slot(events, "offered_payload") is None
 
 

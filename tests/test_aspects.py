@@ -67,3 +67,11 @@ def test_a_follow_up_is_searched_with_the_previous_topic_and_a_new_question_alon
     assert with_topic("去哪里办", None) == "去哪里办"
     assert with_topic("那我爸呢", "评残怎么申请") == "评残怎么申请 那我爸呢"  # the same question, about him
     assert with_topic("我爸要带什么", "评残怎么申请") == "评残 我爸要带什么"
+
+
+def test_an_entry_title_asking_two_aspects_matches_either_and_a_bare_apply_names_the_matter():
+    from knowledge.search import _title_aspects
+
+    assert _title_aspects("退役军人优待证怎么申领，要准备什么") == {"procedure", "documents"}
+    assert _title_aspects("申请评残要准备哪些材料") == {"documents"}
+    assert "procedure" in _title_aspects("评残怎么申请")

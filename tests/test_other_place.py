@@ -20,7 +20,7 @@ def test_another_province_gets_what_we_hold_and_the_national_rule():
     assert "依据：《" in messages[1]["text"]
 
 
-def test_abroad_gets_what_we_hold_and_a_person(gap_log):
+def test_abroad_gets_what_we_hold_and_a_person(gap_log):  # noqa: F811 (the autouse fixture, used here)
     messages, _ = ask("美国退伍军人的养老金每个月能拿多少美元")
     assert [m["text"] for m in messages] == ["我这里只有国家、浙江省和平湖市的政策，美国的事我答不了。"]
     assert messages[0]["buttons"][0]["payload"] == "/request_human"
