@@ -30,3 +30,13 @@ def test_abroad_gets_what_we_hold_and_a_person(gap_log):  # noqa: F811 (the auto
 def test_a_home_question_is_answered_as_before():
     messages, _ = ask("平湖的自主就业退役士兵一次性经济补助是多少")
     assert "我这里只有" not in messages[0]["text"]
+
+
+def test_a_refused_grievance_still_gets_the_way_to_file_it():
+    from bot.actions.policy import NOT_FOUND
+
+    messages, _ = ask("帮我查下优待金发了没")  # not in the rules: refused
+    assert messages[0]["text"] == NOT_FOUND
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/request_human", "/file_appeal"]
+    messages, _ = ask("平湖哪家银行利息最高")
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/request_human"]

@@ -97,7 +97,8 @@ async def answer_question(dispatcher: CollectingDispatcher, question: str) -> li
                                  buttons=[{"title": f"是，{passage.title}", "payload": payload}, HUMAN_BUTTON])
         await gaps.note(question, gaps.DID_YOU_MEAN, passage.id)
         return [offer(POLICY_OFFER + passage.id)]
-    dispatcher.utter_message(text=NOT_FOUND, buttons=[HUMAN_BUTTON])
+    # Not in the rules, but something not done for the veteran (优待金发了没): a person, or an appeal.
+    dispatcher.utter_message(text=NOT_FOUND, buttons=[HUMAN_BUTTON] + ([APPEAL_BUTTON] if GRIEVANCE.search(question) else []))
     await gaps.note(question, gaps.REFUSED)
     return None
 
