@@ -12,6 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Defaults for the variables that endpoints.yml and credentials.yml read (see README).
 export RASA_PORT ?= 5005
 export ACTIONS_PORT ?= 5055
+export CONSOLE_PORT ?= 8080
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 export WECHAT_TOKEN ?=
 export WECHAT_ENCODING_AES_KEY ?=

@@ -9,7 +9,6 @@ taken for this turn's reply."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import uuid
 from collections import Counter
@@ -19,7 +18,8 @@ from pathlib import Path
 import requests
 import yaml
 
-from vetbot.config import PROJECT_ROOT, data_dir, subdir
+from vetbot.config import PROJECT_ROOT, subdir
+from vetbot.settings import settings
 
 DATA = PROJECT_ROOT / "tests" / "kb_eval"
 NOT_QUESTIONS = {"conversations.yml", "noise.yml", "routing.yml"}
@@ -182,18 +182,6 @@ def route_of(turn: Turn) -> str:
 
 
 # ---------------------------------------------------------------- the running bot
-
-def default_url() -> str:
-    # RASA_PORT is read by scripts/run.sh and the Makefile, not by vetbot.settings.
-    return f"http://localhost:{os.environ.get('RASA_PORT') or 5005}"
-
-
-def default_token() -> str | None:
-    """As scripts/run.sh: RASA_API_TOKEN, else the token it keeps in the data directory."""
-    token = os.environ.get("RASA_API_TOKEN")
-    path = data_dir() / "rasa_api_token"
-    return token or (path.read_text(encoding="utf-8").strip() if path.exists() else None)
-
 
 class Bot:
     """A running stack: the REST channel to talk, the HTTP API (with the token) to read trackers."""
@@ -453,7 +441,8 @@ def evaluate_dialogue(bot: Bot, questions: list[Item], conversations: list[Conve
 
 
 def main(url: str | None = None, token: str | None = None, as_json: bool = False, retrieval: bool = True) -> int:
-    bot = Bot(url or default_url(), token or default_token())
+    config = settings()
+    bot = Bot(url or config.rasa_url, token or config.rasa_api_token)
     try:
         bot.check()
     except (requests.RequestException, RuntimeError) as error:

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Defaults for every variable come from the Makefile (`make run`).
-: "${VETBOT_DATA_DIR:?run me through make run}" "${RASA_PORT:?}" "${ACTIONS_PORT:?}" "${ACTION_ENDPOINT_URL:?}"
+: "${VETBOT_DATA_DIR:?run me through make run}" "${RASA_PORT:?}" "${ACTIONS_PORT:?}" "${ACTION_ENDPOINT_URL:?}" "${CONSOLE_PORT:?}"
 
 # The HTTP API needs a token: use RASA_API_TOKEN, or make one once and keep it in the data dir.
 if [ -z "${RASA_API_TOKEN:-}" ]; then
@@ -22,6 +22,8 @@ cat <<MSG
   WeChat    http://localhost:$RASA_PORT/webhooks/wechat/webhook
   HTTP API  http://localhost:$RASA_PORT/status?token=…   (RASA_API_TOKEN)
   Actions   http://localhost:$ACTIONS_PORT/health
+  控制台    http://localhost:$CONSOLE_PORT/   （接线员登录；账号用 vetbot users add 建）
+  网页聊天  http://localhost:$CONSOLE_PORT/chat
   Jobs      预约提醒、诉求催办每分钟排一次（vetbot jobs）
 按 Ctrl-C 停止。
 MSG

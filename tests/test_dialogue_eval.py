@@ -228,13 +228,3 @@ def test_a_question_goes_over_http_in_its_own_conversation_and_the_tracker_is_re
         de.Bot(fake_rasa, "wrong").check()
 
 
-def test_the_token_comes_from_the_environment_or_the_file_run_sh_writes(tmp_path, monkeypatch):
-    monkeypatch.setenv("VETBOT_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("RASA_API_TOKEN", raising=False)
-    assert de.default_token() is None
-    (tmp_path / "rasa_api_token").write_text("from-file\n")
-    assert de.default_token() == "from-file"
-    monkeypatch.setenv("RASA_API_TOKEN", "from-env")
-    assert de.default_token() == "from-env"
-    monkeypatch.setenv("RASA_PORT", "5999")
-    assert de.default_url() == "http://localhost:5999"

@@ -30,3 +30,13 @@ def test_values_are_typed():
 def test_a_bad_value_is_named(name, value):
     with pytest.raises(SettingsError, match=name):
         settings({name: value})
+
+
+def test_the_rasa_token_comes_from_the_environment_or_the_file_run_sh_writes(tmp_path):
+    env = {"VETBOT_DATA_DIR": str(tmp_path)}
+    assert settings(env).rasa_api_token is None
+    (tmp_path / "rasa_api_token").write_text("from-file\n")
+    assert settings(env).rasa_api_token == "from-file"
+    assert settings({**env, "RASA_API_TOKEN": "from-env"}).rasa_api_token == "from-env"
+    assert settings({**env, "RASA_PORT": "5999"}).rasa_url == "http://127.0.0.1:5999"
+    assert settings({**env, "VETBOT_RASA_URL": "http://rasa:5005/"}).rasa_url == "http://rasa:5005"

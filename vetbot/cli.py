@@ -10,6 +10,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True)
     from appeals.cli import register as register_appeals
     from booking.cli import register as register_bookings
+    from console.cli import register as register_console
     from knowledge.cli import register as register_kb
     from vetbot.jobs import register as register_jobs
     from vetbot.storage.cli import register as register_db
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_bookings(groups)
     register_appeals(groups)
     register_jobs(groups)
+    register_console(groups)
     return parser
 
 

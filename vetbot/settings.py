@@ -18,6 +18,11 @@ its own settings (libraries' variables such as OMP_NUM_THREADS are theirs).
 | VETBOT_TORCH_THREADS | cores, at most 4 | threads of the embedder |
 | VETBOT_WARM_UP | 0 | 1: the action server loads the knowledge base at start |
 | VETBOT_MAX_MESSAGE_CHARS | 500 | a longer message is cut before NLU (vetbot/message_cap.py) |
+| CONSOLE_PORT | 8080 | the staff console (console/) |
+| CONSOLE_SESSION_IDLE_MINUTES, CONSOLE_SESSION_MAX_HOURS | 30, 12 | a staff login ends after this idle time / this age |
+| VETBOT_RASA_URL | http://127.0.0.1:$RASA_PORT | the Rasa server the console talks to (HTTP API) |
+| RASA_API_TOKEN | rasa_api_token in the data dir | the token of Rasa's HTTP API (scripts/run.sh makes one) |
+| VETBOT_EVENTS_URL | events.sqlite3 in the data dir | the database of Rasa's SQL event broker (endpoints.yml) |
 | WECHAT_TOKEN, WECHAT_ENCODING_AES_KEY, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_API_BASE_URL | empty / api.weixin.qq.com | the official account |
 | WECHAT_REPLY_BUDGET, WECHAT_DEDUPE_TTL, WECHAT_MAX_BODY_BYTES, WECHAT_OUTBOX_INTERVAL, WECHAT_OUTBOX_SENDER | 4 s, 600 s, 64 KiB, 15 s, 1 | WeChat channel tunables |
 | WECHAT_TEMPLATE_NOTICE, WECHAT_TEMPLATE_<KIND>, WECHAT_NOTICE_FIELD | none, content | template messages outside the 48-hour window |
@@ -53,6 +58,12 @@ class Settings:
     torch_threads: int | None
     warm_up: bool
     max_message_chars: int
+    console_port: int
+    console_session_idle_minutes: int
+    console_session_max_hours: int
+    rasa_url: str
+    rasa_api_token: str | None
+    events_url: str
     wechat_token: str
     wechat_encoding_aes_key: str
     wechat_app_id: str
@@ -83,6 +94,12 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         torch_threads=env.number("VETBOT_TORCH_THREADS", int, None),
         warm_up=env.flag("VETBOT_WARM_UP", False),
         max_message_chars=env.number("VETBOT_MAX_MESSAGE_CHARS", int, 500),
+        console_port=env.number("CONSOLE_PORT", int, 8080),
+        console_session_idle_minutes=env.number("CONSOLE_SESSION_IDLE_MINUTES", int, 30),
+        console_session_max_hours=env.number("CONSOLE_SESSION_MAX_HOURS", int, 12),
+        rasa_url=(env.text("VETBOT_RASA_URL") or f"http://127.0.0.1:{env.text('RASA_PORT') or 5005}").rstrip("/"),
+        rasa_api_token=env.text("RASA_API_TOKEN") or _file_text(data_dir / "rasa_api_token"),
+        events_url=env.text("VETBOT_EVENTS_URL") or f"sqlite:///{data_dir / 'events.sqlite3'}",
         wechat_token=env.text("WECHAT_TOKEN") or "",
         wechat_encoding_aes_key=env.text("WECHAT_ENCODING_AES_KEY") or "",
         wechat_app_id=env.text("WECHAT_APP_ID") or "",
@@ -96,6 +113,13 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         wechat_notice_field=env.text("WECHAT_NOTICE_FIELD") or "content",
         wechat_templates=env.templates("WECHAT_TEMPLATE_"),
     )
+
+
+def _file_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
 
 
 class _Env:

@@ -1,12 +1,7 @@
 """Alembic environment: runs the migrations on the engine handed over by alembic_config()."""
 from alembic import context
 
-# Register every domain's tables on Base.metadata (for autogenerate).
-import appeals.models  # noqa: F401
-import booking.models  # noqa: F401
-import knowledge.gaps  # noqa: F401
-import vetbot.staff_tasks  # noqa: F401
-import wechat_adapter.models  # noqa: F401
+import vetbot.storage.migrations.env_models  # noqa: F401  (every domain's tables on Base)
 from vetbot.storage.base import Base
 
 # Any fixed number: the PostgreSQL advisory lock that lets one process migrate at a time.

@@ -1,0 +1,4 @@
+"""Console API: auth (being written)."""
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,4 @@
+"""Console API: chat (being written)."""
+from fastapi import APIRouter
+
+router = APIRouter()

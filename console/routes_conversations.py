@@ -1,0 +1,4 @@
+"""Console API: conversations (being written)."""
+from fastapi import APIRouter
+
+router = APIRouter()

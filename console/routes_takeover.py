@@ -1,0 +1,4 @@
+"""Console API: takeover (being written)."""
+from fastapi import APIRouter
+
+router = APIRouter()
