@@ -40,6 +40,15 @@ def live_stack():
 
 
 @pytest.fixture(scope="session")
+def live_console(live_stack):
+    """The real console beside live_stack, sharing its data directory: yields its base URL."""
+    from tests.support.console_server import start_console
+
+    with start_console(live_stack[1]) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def real_redis():
     """URL of a real redis-server started for this test session (see tests/support/redis_server.py)."""
     from tests.support.redis_server import running_redis
