@@ -2,7 +2,7 @@
 conversation list the event-broker feed keeps (one row per conversation, one per message)."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Column, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 
 from vetbot.storage.base import Base, UTCDateTime, utcnow
 
@@ -120,3 +120,40 @@ class CannedReply(Base):
     title = Column(String(64), nullable=False)
     text = Column(Text, nullable=False)
     position = Column(Integer, nullable=False, default=0)
+
+
+class Veteran(Base):
+    """一人一档: one person, however many phones and WeChat accounts they reached us from."""
+
+    __tablename__ = "veteran"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(64))
+    notes = Column(Text)  # staff notes, masked
+    merged_into = Column(Integer, ForeignKey("veteran.id"))  # set when merged into another record
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class VeteranIdentity(Base):
+    """A way to recognise a veteran: a phone (keyed hash, as ConversationKey, plus its mask) or a
+    channel sender id (a WeChat openid, a web-chat session)."""
+
+    __tablename__ = "veteran_identity"
+    id = Column(Integer, primary_key=True)
+    veteran_id = Column(Integer, ForeignKey("veteran.id"), nullable=False, index=True)
+    kind = Column(String(16), nullable=False)  # phone / sender
+    value = Column(String(255), nullable=False)  # phone: keyed hash; sender: the sender id
+    shown = Column(String(64))  # what staff see: 138****5678, 微信 o6_b…
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+
+
+class StaffVisit(Base):
+    """走访 / 电话回访 of a veteran by staff, with notes."""
+
+    __tablename__ = "staff_visit"
+    id = Column(Integer, primary_key=True)
+    veteran_id = Column(Integer, ForeignKey("veteran.id"), nullable=False, index=True)
+    day = Column(Date, nullable=False)
+    kind = Column(String(16), nullable=False)  # visit / call
+    staff = Column(String(64), nullable=False)
+    note = Column(Text, nullable=False)  # masked
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -20,6 +20,9 @@ its own settings (libraries' variables such as OMP_NUM_THREADS are theirs).
 | VETBOT_MAX_MESSAGE_CHARS | 500 | a longer message is cut before NLU (vetbot/message_cap.py) |
 | CONSOLE_PORT | 8080 | the staff console (console/) |
 | CONSOLE_SESSION_IDLE_MINUTES, CONSOLE_SESSION_MAX_HOURS | 30, 12 | a staff login ends after this idle time / this age |
+| CONSOLE_COOKIE_SECURE | 0 | 1: the login cookie is sent over HTTPS only (set it behind TLS) |
+| VETBOT_STAFF_HOURS | 08:30-17:00 | when staff answer (working days); outside, the hand-over gives the hotline |
+| VETBOT_CHAT_SOCKET_URL | same host, port $RASA_PORT | where the browser of /chat reaches Rasa's socket.io |
 | VETBOT_RASA_URL | http://127.0.0.1:$RASA_PORT | the Rasa server the console talks to (HTTP API) |
 | RASA_API_TOKEN | rasa_api_token in the data dir | the token of Rasa's HTTP API (scripts/run.sh makes one) |
 | VETBOT_EVENTS_URL | events.sqlite3 in the data dir | the database of Rasa's SQL event broker (endpoints.yml) |
@@ -61,6 +64,9 @@ class Settings:
     console_port: int
     console_session_idle_minutes: int
     console_session_max_hours: int
+    console_cookie_secure: bool
+    staff_hours: str
+    chat_socket_url: str | None
     rasa_url: str
     rasa_api_token: str | None
     events_url: str
@@ -97,6 +103,9 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         console_port=env.number("CONSOLE_PORT", int, 8080),
         console_session_idle_minutes=env.number("CONSOLE_SESSION_IDLE_MINUTES", int, 30),
         console_session_max_hours=env.number("CONSOLE_SESSION_MAX_HOURS", int, 12),
+        console_cookie_secure=env.flag("CONSOLE_COOKIE_SECURE", False),
+        staff_hours=env.text("VETBOT_STAFF_HOURS") or "08:30-17:00",
+        chat_socket_url=env.text("VETBOT_CHAT_SOCKET_URL"),
         rasa_url=(env.text("VETBOT_RASA_URL") or f"http://127.0.0.1:{env.text('RASA_PORT') or 5005}").rstrip("/"),
         rasa_api_token=env.text("RASA_API_TOKEN") or _file_text(data_dir / "rasa_api_token"),
         events_url=env.text("VETBOT_EVENTS_URL") or f"sqlite:///{data_dir / 'events.sqlite3'}",

@@ -54,7 +54,8 @@ def test_migrations_apply_to_an_empty_database_and_again_change_nothing(tmp_path
     assert tables == {"alembic_version", "slot", "booking", "booking_event", "outbox", "outbox_attempt",
                       "wechat_last_seen", "staff_task", "appeal", "appeal_event", "knowledge_gap",
                       "staff_user", "staff_session", "login_attempt", "staff_audit", "conversation",
-                      "conversation_message", "conversation_key", "feed_cursor", "canned_reply"}
+                      "conversation_message", "conversation_key", "feed_cursor", "canned_reply", "veteran",
+                      "veteran_identity", "staff_visit"}
     assert version(path) == head_revision()
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO slot (location_code, date, start_time, capacity, booked) "

@@ -118,10 +118,41 @@ def upgrade() -> None:
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("position", sa.Integer, nullable=False),
     )
+    op.create_table(
+        "veteran",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(64)),
+        sa.Column("notes", sa.Text),
+        sa.Column("merged_into", sa.Integer, sa.ForeignKey("veteran.id", name="fk_veteran_merged_into_veteran")),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+    )
+    op.create_table(
+        "veteran_identity",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("veteran_id", sa.Integer,
+                  sa.ForeignKey("veteran.id", name="fk_veteran_identity_veteran_id_veteran"), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("value", sa.String(255), nullable=False),
+        sa.Column("shown", sa.String(64)),
+        sa.UniqueConstraint("kind", "value", name="uq_veteran_identity_kind_value"),
+    )
+    op.create_index("ix_veteran_identity_veteran_id", "veteran_identity", ["veteran_id"])
+    op.create_table(
+        "staff_visit",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("veteran_id", sa.Integer,
+                  sa.ForeignKey("veteran.id", name="fk_staff_visit_veteran_id_veteran"), nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("staff", sa.String(64), nullable=False),
+        sa.Column("note", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+    )
+    op.create_index("ix_staff_visit_veteran_id", "staff_visit", ["veteran_id"])
 
 
 def downgrade() -> None:
-    for table in ("canned_reply", "feed_cursor", "conversation_key", "conversation_message", "conversation",
+    for table in ("staff_visit", "veteran_identity", "veteran", "canned_reply", "feed_cursor", "conversation_key", "conversation_message", "conversation",
                   "staff_audit", "login_attempt", "staff_session", "staff_user"):
         op.drop_table(table)
     drop_append_only("staff_audit")
