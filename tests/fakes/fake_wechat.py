@@ -27,12 +27,14 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
+
+from tests.support.local_http import LocalHttpServer
 
 ACCOUNT_ID = "gh_pinghu_fake"
 
@@ -124,8 +126,7 @@ class FakeWeChat:
         self.account_id = account_id
         self.crypto = WeChatCrypto(token, aes_key, app_id)
         self._lock = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = LocalHttpServer("fake-wechat")
         self._token_numbers = itertools.count(1)
         self._msg_ids = itertools.count(int(time.time() * 1000))
         self.valid_tokens: set[str] = set()
@@ -161,23 +162,14 @@ class FakeWeChat:
                 length = int(self.headers.get("Content-Length") or 0)
                 self._answer(*fake._handle("POST", self.path, self.rfile.read(length)))
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-wechat", daemon=True,
-                                        kwargs={"poll_interval": 0.05})  # stop() in 0.05 s, not 0.5
-        self._thread.start()
-        return self.base_url
+        return self._http.serve(Handler)
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "call start() first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._http.base_url
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._http.stop()
 
     def __enter__(self) -> "FakeWeChat":
         self.start()

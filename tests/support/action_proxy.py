@@ -19,12 +19,13 @@ is up but failing), so the proxy never answers one when down.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterator
 
 import requests
+
+from tests.support.local_http import LocalHttpServer
 
 # Headers that say how the body is encoded; Rasa may deflate action requests.
 FORWARDED_HEADERS = ("Content-Type", "Content-Encoding")
@@ -37,7 +38,7 @@ class ActionProxy:
         self.is_down = False
         self.calls: list[str] = []
         self.dropped: list[str] = []  # paths whose connection was closed while down
-        self._server: ThreadingHTTPServer | None = None
+        self._http = LocalHttpServer("action-proxy")
 
     @contextlib.contextmanager
     def slowed(self, seconds: float) -> Iterator[ActionProxy]:
@@ -86,13 +87,7 @@ class ActionProxy:
             def do_POST(self) -> None:
                 self._forward("POST")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="action-proxy", daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._http.serve(Handler)
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._http.stop()
