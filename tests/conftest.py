@@ -29,6 +29,16 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
+def toy_kb_base(tmp_path_factory):
+    """The toy knowledge base (tests/support/toy_kb.py) published once; searches only read it."""
+    from tests.support.toy_kb import PASSAGES, embedder_for_passages, publish
+
+    base = tmp_path_factory.mktemp("toy-kb")
+    publish(base, embedder_for_passages(), PASSAGES)
+    return base
+
+
+@pytest.fixture(scope="session")
 def live_stack():
     """The real action + Rasa servers, started once for every stack test (a start takes minutes),
     with the WeChat channel pointed at a local fake WeChat server and the action calls going

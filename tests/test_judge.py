@@ -19,8 +19,7 @@ from knowledge.judge import (
 from knowledge.passage import Passage
 from knowledge.search import KnowledgeBase
 from knowledge.tokenize import query_tokens, tokens
-from tests.test_search_unit import Q_ANZHI, Q_PINGCAN, Q_YOUDAI, embedder_for_passages, ids, publish
-from tests.test_search_unit import PASSAGES as TOY_PASSAGES
+from tests.support.toy_kb import Q_ANZHI, Q_PINGCAN, Q_YOUDAI, embedder_for_passages, ids, toy_kb
 
 QUESTION = "评残要带什么材料"
 
@@ -171,19 +170,9 @@ def test_outcomes_and_figures():
 
 # -- search with the judge -------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    base = tmp_path_factory.mktemp("kb")
-    publish(base, embedder_for_passages(), TOY_PASSAGES)
-    return base
-
-
 @pytest.fixture
-def kb(base, monkeypatch):
-    monkeypatch.delenv("VETBOT_KB_MIN_DENSE", raising=False)
-    kb = KnowledgeBase(embedder_for_passages(), base=base)
-    kb.judge = toy_judge()
-    return kb
+def kb(toy_kb_base, monkeypatch):
+    return toy_kb(toy_kb_base, monkeypatch, judge=toy_judge())
 
 
 def test_hybrid_search_answers_when_the_judge_says_so_and_suggests_within_its_lower_threshold(kb):
@@ -221,11 +210,11 @@ def test_the_judge_sees_the_passage_that_would_be_shown(kb):
     assert kb.judged("   ") is None
 
 
-def test_without_the_judge_file_hybrid_search_uses_the_cosine_threshold(base, monkeypatch, tmp_path, caplog):
+def test_without_the_judge_file_hybrid_search_uses_the_cosine_threshold(toy_kb_base, monkeypatch, tmp_path, caplog):
     monkeypatch.delenv("VETBOT_KB_MIN_DENSE", raising=False)
     monkeypatch.setattr(judge_module, "JUDGE_FILE", tmp_path / "judge.json")
     with caplog.at_level(logging.WARNING):
-        kb = KnowledgeBase(embedder_for_passages(), base=base)
+        kb = KnowledgeBase(embedder_for_passages(), base=toy_kb_base)
     assert kb.judge is None and "the cosine threshold decides" in caplog.text
     kb.min_dense = 0.75
     assert ids(kb.search(Q_YOUDAI, top_k=1)) == ["youdai"]

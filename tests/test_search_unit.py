@@ -9,32 +9,12 @@ import numpy as np
 import pytest
 
 import knowledge.search as search
-from knowledge.index import build_index, current_manifest, kb_dir, open_store
-from knowledge.passage import Passage
+from knowledge.index import current_manifest, kb_dir
 from knowledge.search import ASPECT_MATCH_BONUS, ASPECT_OTHER_FACTOR, Hit, KnowledgeBase, _aspect_factor, _rrf, _top
-
-E0, E1, E2, E3 = np.eye(4, dtype=np.float32)
-
-
-class KeyedEmbedder:
-    """Passage vectors by a key contained in the passage's title; query vectors by the whole query.
-    Records every query it encodes."""
-
-    dim = 4
-
-    def __init__(self, passages: dict[str, np.ndarray], queries: dict[str, np.ndarray], model_id="keyed-test"):
-        self.passage_vectors = passages
-        self.query_vectors = queries
-        self.model_id = model_id
-        self.encoded: list[str] = []
-
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        return np.stack([next(v for key, v in self.passage_vectors.items() if key in t) for t in texts])
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        self.encoded.extend(texts)
-        return np.stack([self.query_vectors[t] for t in texts])
-
+from tests.support.toy_kb import (
+    E0, PINGCAN, Q_ANZHI, Q_OTHER, Q_PINGCAN, Q_YOUDAI, YOUDAI, KeyedEmbedder, embedder_for_passages, ids, publish, rule,
+    toy_kb,
+)
 
 class AnonymousEmbedder(KeyedEmbedder):
     """An embedder that does not say which model it is."""
@@ -45,67 +25,11 @@ class AnonymousEmbedder(KeyedEmbedder):
         return super().__getattribute__(name)
 
 
-def unit(*parts: float) -> np.ndarray:
-    return np.asarray(parts, dtype=np.float32)
-
-
-def rule(pid: str, title: str, text: str, region: str = "全国", in_force: bool = True) -> Passage:
-    return Passage(id=pid, doc_id="doc", title=title, source="测试规定", article="", date="2021-01-01",
-                   in_force=in_force, region=region, category="测试", text=text)
-
-
-def publish(base, embedder, passages: list[Passage]) -> None:
-    store = open_store(base)
-    store.replace_document("doc", "corpus", "doc", "2021-01-01", True, "x", passages)
-    build_index(store, embedder, base=base)
-    store.close()
-
-
-YOUDAI = rule("youdai", "优待证申领", "退役军人优待证到服务站申领。")
-PINGCAN = rule("pingcan", "评残材料", "评定残疾等级要带身份证和诊断证明。", region="平湖")
-OLD = rule("old", "旧安置规定", "退役士兵按旧条例安置。", in_force=False)
-SHANGHAI = rule("shanghai", "上海补贴", "上海退役军人创业补贴。", region="上海")
-PASSAGES = [YOUDAI, PINGCAN, OLD, SHANGHAI]
-# cos 0.75 (exactly, in float32) with YOUDAI, 0.6614378 with PINGCAN
-Q_YOUDAI = "优待证怎么申领"
-Q_PINGCAN = "评残要带什么材料"  # BM25 finds only PINGCAN; the dense model ranks PINGCAN, then YOUDAI
-Q_ANZHI = "退役士兵怎么安置"  # cos 0.8 with OLD (repealed), 0.6 with SHANGHAI (another region)
-Q_OTHER = "别的问题"
-
-
-def embedder_for_passages(model_id: str = "keyed-test", cls=KeyedEmbedder) -> KeyedEmbedder:
-    return cls(
-        {"优待证申领": E0, "评残材料": E1, "旧安置规定": E2, "上海补贴": E3},
-        {
-            Q_YOUDAI: unit(0.75, np.sqrt(1 - 0.75**2), 0, 0),
-            Q_PINGCAN: unit(0.3, 0.9539392, 0, 0),
-            Q_ANZHI: unit(0, 0, 0.8, 0.6),
-            Q_OTHER: unit(0.5, 0.5, 0.5, 0.5),
-        },
-        model_id,
-    )
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    base = tmp_path_factory.mktemp("kb")
-    publish(base, embedder_for_passages(), PASSAGES)
-    return base
-
-
 @pytest.fixture
-def kb(base, monkeypatch):
+def kb(toy_kb_base, monkeypatch):
     """Hybrid mode here is judged by the cosine threshold, as without knowledge/judge.json (the
     judge's part is in tests/test_judge.py)."""
-    monkeypatch.delenv("VETBOT_KB_MIN_DENSE", raising=False)
-    monkeypatch.delenv("VETBOT_KB_MIN_BM25", raising=False)
-    kb = KnowledgeBase(embedder_for_passages(), base=base)
-    kb.judge = None
-    return kb
-
-
-def ids(hits: list[Hit]) -> list[str]:
-    return [h.passage.id for h in hits]
+    return toy_kb(toy_kb_base, monkeypatch, judge=None)
 
 
 # -- pure pieces ----------------------------------------------------------------------------
@@ -230,10 +154,10 @@ def test_defaults_are_hybrid_strict_top_three_without_margin(kb):
     assert len(kb.search(Q_YOUDAI, top_k=2)) == 2
 
 
-def test_thresholds_default_to_the_calibrated_values_and_follow_the_environment(base, monkeypatch):
+def test_thresholds_default_to_the_calibrated_values_and_follow_the_environment(toy_kb_base, monkeypatch):
     monkeypatch.delenv("VETBOT_KB_MIN_DENSE", raising=False)
     monkeypatch.delenv("VETBOT_KB_MIN_BM25", raising=False)
-    kb = KnowledgeBase(embedder_for_passages(), base=base)
+    kb = KnowledgeBase(embedder_for_passages(), base=toy_kb_base)
     assert (kb.min_dense, kb.min_bm25) == (0.90, 15.0)
     assert kb.judge is not None  # hybrid mode asks the fitted judge …
     kb.judge = None  # … and without it the calibrated cosine threshold decides
@@ -241,7 +165,7 @@ def test_thresholds_default_to_the_calibrated_values_and_follow_the_environment(
     assert kb.search(Q_YOUDAI) == []  # cosine 0.75
     monkeypatch.setenv("VETBOT_KB_MIN_DENSE", "0.75")
     monkeypatch.setenv("VETBOT_KB_MIN_BM25", "2.5")
-    kb = KnowledgeBase(embedder_for_passages(), base=base)
+    kb = KnowledgeBase(embedder_for_passages(), base=toy_kb_base)
     assert (kb.min_dense, kb.min_bm25) == (0.75, 2.5)
     assert kb.judge is None  # a site's own dense threshold replaces the judge
     assert ids(kb.search(Q_YOUDAI)) == ["youdai"]
@@ -308,11 +232,11 @@ def test_a_new_version_is_loaded_and_an_unchanged_one_is_not_read_again(tmp_path
     assert ids(kb.search(Q_PINGCAN, top_k=1, strict=False)) == ["pingcan"]
 
 
-def test_a_version_removed_before_it_was_loaded_sends_the_searcher_back_to_current(base, monkeypatch):
-    published = current_manifest(base)
+def test_a_version_removed_before_it_was_loaded_sends_the_searcher_back_to_current(toy_kb_base, monkeypatch):
+    published = current_manifest(toy_kb_base)
     manifests = iter([{**published, "version": "removed-by-a-newer-rebuild"}, published])
     monkeypatch.setattr(search, "current_manifest", lambda base=None: next(manifests))
-    assert KnowledgeBase(embedder_for_passages(), base=base).size == 4
+    assert KnowledgeBase(embedder_for_passages(), base=toy_kb_base).size == 4
 
 
 def test_a_version_that_stays_missing_is_reported_as_incomplete(tmp_path):
@@ -325,8 +249,8 @@ def test_a_version_that_stays_missing_is_reported_as_incomplete(tmp_path):
     assert str(error.value) == f"知识库索引版本 {version} 不完整，请运行 vetbot kb build"
 
 
-def test_an_index_built_with_another_model_is_refused(base):
-    kb = KnowledgeBase(embedder_for_passages(model_id="other-model"), base=base)
+def test_an_index_built_with_another_model_is_refused(toy_kb_base):
+    kb = KnowledgeBase(embedder_for_passages(model_id="other-model"), base=toy_kb_base)
     with pytest.raises(RuntimeError) as error:
         kb.search(Q_YOUDAI)
     assert str(error.value) == "知识库索引是用向量模型 keyed-test 建的，现在配置的是 other-model：请运行 vetbot kb build"
