@@ -109,22 +109,25 @@ async def answer_for_other_place(dispatcher: CollectingDispatcher, question: str
     place = other_place(question)
     if not place:
         return None
-    note = f"我这里只有国家、浙江省和平湖市的政策，{place}的具体规定要问当地的退役军人事务部门。"
+    ours = "我这里只有国家、浙江省和平湖市的政策，"
     if place in ABROAD:
-        dispatcher.utter_message(text=f"我这里只有国家、浙江省和平湖市的政策，{place}的事我答不了。", buttons=[HUMAN_BUTTON])
-        await gaps.note(question, gaps.REFUSED)
-        return [offer(HUMAN_PAYLOAD)]
+        return await _refuse_for_other_place(dispatcher, question, f"{ours}{place}的事我答不了。")
+    note = f"{ours}{place}的具体规定要问当地的退役军人事务部门。"
     try:
         hits = await search(question.replace(place, ""), top_k=5)
     except Exception:
         return kb_down(dispatcher)
     national = [hit for hit in hits if hit.passage.region == NATIONAL]
     if not national:
-        dispatcher.utter_message(text=note, buttons=[HUMAN_BUTTON])
-        await gaps.note(question, gaps.REFUSED)
-        return [offer(HUMAN_PAYLOAD)]
+        return await _refuse_for_other_place(dispatcher, question, note)
     dispatcher.utter_message(text=note + "国家的规定是这样的：")
     return show_answer(dispatcher, national[0], question)
+
+
+async def _refuse_for_other_place(dispatcher: CollectingDispatcher, question: str, text: str) -> list[dict]:
+    dispatcher.utter_message(text=text, buttons=[HUMAN_BUTTON])
+    await gaps.note(question, gaps.REFUSED)
+    return [offer(HUMAN_PAYLOAD)]
 
 
 def answer_from_catalogue(dispatcher: CollectingDispatcher, question: str) -> list[dict] | None:
