@@ -12,7 +12,7 @@ import re
 
 from booking import reference
 from knowledge.aspects import asked_aspect
-from knowledge.context import KIN, names_a_topic, names_nothing
+from knowledge.context import ASKS_WHO_OR_HOW_MUCH, KIN, names_a_topic, names_nothing
 
 POLICY, MORE, FALLBACK, OUT_OF_SCOPE, INFORM = "ask_policy", "ask_more", "nlu_fallback", "out_of_scope", "inform"
 
@@ -54,7 +54,7 @@ ACKNOWLEDGEMENTS = {"嗯", "嗯嗯", "嗯呢", "哦", "哦哦", "噢", "喔", "�
                     "然后呢", "喂", "喂喂", "喂喂喂", "嗯嗯嗯", "我想问一下", "我想问问", "我想问", "请问", "问一下", "想问一下"}
 # A half sentence trails off: 上次那个 / 我是想说那个 / 嗯那个什么来着 (not 那个号我不要了).
 _TRAILS_OFF = re.compile("(那个|那啥|来着)[啊呀呢吗吧的了嘛]*$")
-_ASKS = re.compile("怎|咋|多少|几|哪|谁")  # 我约的是几号来着 asks something
+_ASKS = re.compile(ASKS_WHO_OR_HOW_MUCH.pattern + "|怎|咋")  # 我约的是几号来着 asks something
 _STUTTER_OK = set("谢好对是嗯行拜不")  # 谢谢谢谢 / 对对对对 / 拜拜拜拜 mean something; 我我我我 does not
 _WECHAT_EMOJI = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")  # WeChat sends its faces as [呲牙]
 _HAN = re.compile(r"[\u4e00-\u9fff]")

@@ -18,7 +18,7 @@ _FILLER = re.compile("那么|那个|这个|那|这|还有|另外|再问一下|�
                      "得|个|些|给|有没有|有|没有|多|久|什么|啥|哪些|怎么")
 KIN = re.compile("爸|妈|父亲|母亲|老伴|爱人|老婆|老公|配偶|儿子|女儿|孩子|家属|子女|父母")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-_ASKS = re.compile("谁|多少|几|哪")
+ASKS_WHO_OR_HOW_MUCH = re.compile("谁|多少|几|哪")
 MAX_FOLLOW_UP_CHARS = 14  # a follow-up is short; a long message is a question of its own
 # A personal number and the words that give it: "我身份证号330482…" says who asks, not what
 # (left in, 身份证号 draws the search to the 优待证 entries that mention it).
@@ -51,24 +51,25 @@ def names_a_topic(text: str) -> bool:
     return any(word in text for word in topic_words())
 
 
+def _short(question: str) -> bool:
+    return len(_HAN.findall(question)) <= MAX_FOLLOW_UP_CHARS
+
+
 def names_nothing(question: str) -> bool:
     """Short, and nothing but what it asks (要钱吗 / 去哪里办) or whom (那我爸呢)."""
-    if len(_HAN.findall(question)) > MAX_FOLLOW_UP_CHARS:
-        return False
     topic = own_topic(question)
-    return len(topic) <= 1 or bool(KIN.fullmatch(topic))
+    return _short(question) and (len(topic) <= 1 or bool(KIN.fullmatch(topic)))
 
 
 def is_follow_up(question: str) -> bool:
     """Short, and no topic of the knowledge base named (一个月多少 / 谁发的 / 小孩呢): read with the
     previous answer's topic. 优待证去哪办 names its own and stands alone."""
-    if len(_HAN.findall(question)) > MAX_FOLLOW_UP_CHARS:
-        return False
     if names_nothing(question):
         return True
     # It must ask what an answer on the topic would tell (谁 / 多少 / 什么时候 …): 平湖明天会不会下雨
     # names no topic of ours either, and is not about the last answer.
-    return not names_a_topic(own_topic(question)) and bool(asked_aspect(question) or _ASKS.search(question))
+    return (_short(question) and not names_a_topic(own_topic(question))
+            and bool(asked_aspect(question) or ASKS_WHO_OR_HOW_MUCH.search(question)))
 
 
 def with_topic(question: str, previous: str | None) -> str:
