@@ -11,6 +11,7 @@ def build_parser() -> argparse.ArgumentParser:
     from appeals.cli import register as register_appeals
     from booking.cli import register as register_bookings
     from console.cli import register as register_console
+    from console.users_cli import register as register_users
     from knowledge.cli import register as register_kb
     from vetbot.jobs import register as register_jobs
     from vetbot.storage.cli import register as register_db
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_appeals(groups)
     register_jobs(groups)
     register_console(groups)
+    register_users(groups)
     return parser
 
 
