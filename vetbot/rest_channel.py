@@ -7,16 +7,22 @@ below instead of `socketio:`; both cap a veteran's message as vetbot/message_cap
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
 
 from vetbot.config import hotline
 from vetbot.message_cap import capped
 
 logger = logging.getLogger(__name__)
+
+STAFF_NAME_KEY = "vetbot_staff"  # metadata of a staff reply's `bot` event: the name shown to the veteran
+SESSION_ID = re.compile(r"[0-9a-f]{32}")  # what Rasa hands out (uuid4().hex) and /chat keeps
 
 
 def apology() -> str:
@@ -36,8 +42,72 @@ class RestInput(RasaRestInput):
         return super().blueprint(capped(answered))
 
 
+class SocketIOOutput(RasaSocketIOOutput):
+    """Rasa's socket.io output. A message a staff member sent through Rasa's HTTP API (a `bot`
+    event whose metadata names them, see console/takeover.py) carries `staff_name`, so the web chat
+    shows who wrote it; the staff login name stays out of the browser."""
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        staff_name = kwargs.get(STAFF_NAME_KEY)
+        if not staff_name:
+            await super().send_text_message(recipient_id, text, **kwargs)
+            return
+        for part in text.strip().split("\n\n"):
+            await self._send_message(recipient_id, {"text": part, "staff_name": staff_name})
+
+
 class SocketIOInput(RasaSocketIOInput):
-    """Rasa's socket.io channel (same name, path and events) with the message cap."""
+    """Rasa's socket.io channel (same name, path and events) with the message cap, and three fixes:
+
+    - the room: with `session_persistence` Rasa 3.6 calls python-socketio 5's coroutine
+      `enter_room` without awaiting it (rasa issue #13027), so the socket never joins the room
+      named by the session id and the replies emitted to that room reach nobody. Here the
+      `session_request` handler awaits it;
+    - a socket may only speak as a session it asked for (Rasa takes any `session_id` a client
+      puts in a message), and a session id must look like one we hand out, so nobody can join or
+      write into another channel's conversation by naming its sender id;
+    - CORS: the /chat page is served by the console (another port or host) and polls this server;
+      Rasa switches CORS headers off (`cors_allowed_origins=[]`), so browsers refuse the answers.
+      `cors_allowed_origins` in credentials.yml says which origins may connect.
+
+    `get_output_channel()` (what Rasa's HTTP API uses for `output_channel=socketio`) emits to the
+    room of the conversation id, which with the fix is the veteran's browser."""
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> "SocketIOInput":
+        channel = super().from_credentials(credentials)
+        channel.cors_allowed_origins = (credentials or {}).get("cors_allowed_origins", "*")
+        return channel
+
+    def get_output_channel(self) -> SocketIOOutput | None:
+        if self.sio is None:  # no server in this process: Rasa's warning and None
+            return super().get_output_channel()
+        return SocketIOOutput(self.sio, self.bot_message_evt)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]):
-        return super().blueprint(capped(on_new_message))
+        blueprint = super().blueprint(capped(on_new_message))
+        sio, namespace = self.sio, self.namespace or "/"
+        # No cookies on this server, so no credentials across origins either.
+        sio.eio.cors_allowed_origins = getattr(self, "cors_allowed_origins", "*")
+        sio.eio.cors_credentials = False
+        rasa_handle_message = sio.handlers[namespace][self.user_message_evt]
+
+        @sio.on("session_request", namespace=namespace)
+        async def session_request(sid: str, data: dict | None) -> None:
+            session_id = (data or {}).get("session_id")
+            if not (isinstance(session_id, str) and SESSION_ID.fullmatch(session_id)):
+                session_id = uuid.uuid4().hex
+            if self.session_persistence:
+                await sio.enter_room(sid, session_id, namespace=namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+
+        @sio.on(self.user_message_evt, namespace=namespace)
+        async def handle_message(sid: str, data: Any) -> None:
+            if not isinstance(data, dict):
+                return
+            if self.session_persistence and data.get("session_id") not in sio.rooms(sid, namespace):
+                logger.warning("socket.io message for a session the socket did not request: ignored")
+                return
+            await rasa_handle_message(sid, data)
+
+        return blueprint
