@@ -19,7 +19,7 @@ import logging
 import time
 from typing import Any, Awaitable, Callable
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -37,7 +37,7 @@ from wechat_adapter.protocol import (
     check_signature,
     parse_xml,
 )
-from wechat_adapter.replies import OptionMemory
+from wechat_adapter.replies import OptionMemory, split_text
 from wechat_adapter.routing import NOTHING, REPLY, route
 from wechat_adapter.settings import WeChatSettings
 from wechat_adapter.store import KeyValueStore, RedisStore, make_store
@@ -116,6 +116,23 @@ class WeChatRuntime:
         await self.api.close()
 
 
+class WeChatOutput(OutputChannel):
+    """Messages sent to a veteran outside a turn — a staff reply or hand-back note appended through
+    Rasa's HTTP API with output_channel=wechat — go out as customer-service messages (the outbox
+    takes what the API refuses). A staff reply carries its sender's name in the metadata."""
+
+    def __init__(self, courier: CustomerServiceCourier) -> None:
+        self.courier = courier
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        staff = kwargs.get("vetbot_staff")
+        await self.courier.send(recipient_id, split_text(f"工作人员{staff}：{text}" if staff else text))
+
+
 class WeChatInput(InputChannel):
     @classmethod
     def name(cls) -> str:
@@ -138,6 +155,7 @@ class WeChatInput(InputChannel):
         self.click_intents = click_intents if click_intents is not None else default_click_intents()
         self.safe_mode: SafeMode | None = None
         self.runtime: WeChatRuntime | None = None
+        self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
         if not self.settings.configured:
             logger.warning("WeChat channel not configured (WECHAT_TOKEN is empty): it will answer 503")
         elif self.settings.encoding_aes_key:
@@ -151,6 +169,12 @@ class WeChatInput(InputChannel):
         if self.runtime is None:
             self.runtime = WeChatRuntime(self.settings, on_new_message, self._store, self._outbox, self._api)
         return self.runtime
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """Rasa's HTTP API uses this for events appended with output_channel=wechat."""
+        if self._on_new_message is None or not self.settings.api_configured:
+            return None
+        return WeChatOutput(self._get_runtime(self._on_new_message).runner.courier)
 
     @staticmethod
     def _not_configured() -> HTTPResponse:
@@ -191,6 +215,7 @@ class WeChatInput(InputChannel):
     # -- the blueprint -------------------------------------------------------------------------
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         on_new_message = capped(on_new_message)  # long and empty texts, as in every channel
+        self._on_new_message = on_new_message
         webhook = Blueprint("wechat_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -267,7 +292,8 @@ class WeChatInput(InputChannel):
         if decision.action == NOTHING:
             return None
         if decision.action == REPLY:
-            return decision.text
+            # A canned reply (to a picture, say) is the bot speaking too: not while staff hold it.
+            return None if await runtime.runner.is_held(openid) else decision.text
         key = message_key(fields)
         return await runtime.runner.handle(
             key,

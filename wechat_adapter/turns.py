@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
+from console import handover
 from vetbot.rest_channel import apology  # one apology for every channel
 from wechat_adapter.dedupe import CUSTOMER_SERVICE, PASSIVE, MessageLedger
 from wechat_adapter.delivery import CustomerServiceCourier
@@ -45,6 +46,8 @@ class TurnRunner:
         courier: CustomerServiceCourier,
         overflow_delay: float,
         handoff_grace: float = 0.2,
+        held_by_person: Callable[[str], bool] = handover.held_by_person,
+        open_for_person: Callable[[str, str, str], Any] = handover.open_for_person,
     ) -> None:
         self.on_new_message = on_new_message
         self.ledger = ledger
@@ -54,6 +57,10 @@ class TurnRunner:
         # After a late turn finishes, give a waiting retry this long to take the answer
         # passively before we use the customer-service API.
         self.handoff_grace = handoff_grace
+        # A staff member holding the conversation means the bot says nothing at all; a bot that
+        # fails opens the conversation for a person (console/handover.py).
+        self.held_by_person = held_by_person
+        self.open_for_person = open_for_person
         self._background: set[asyncio.Task] = set()
 
     def _spawn(self, coroutine) -> asyncio.Task:
@@ -122,17 +129,34 @@ class TurnRunner:
             await self.options.remember(openid, formatted.option_payloads)
             answer = formatted.text
             if from_user and not answer:
-                # Rasa swallows a failed custom action and answers nothing: the veteran must
-                # still hear something rather than silence.
-                logger.warning("Rasa produced no reply to WeChat message %s", key)
-                answer = apology()
+                # Paused for a person: silence. Otherwise Rasa swallowed a failed custom action and
+                # answered nothing: the veteran must still hear something, and staff take over.
+                answer = await self._no_answer(key, openid, "机器人没有回答（可能出错了）")
         except Exception:
             logger.exception("Rasa turn for WeChat message %s failed", key)
-            answer = apology()
+            answer = await self._no_answer(key, openid, "机器人出错了")
         parts = split_text(answer)  # [] for an empty answer
         await self.ledger.save_answer(key, parts)
         logger.info("WeChat turn %s took %.2fs (%d part(s))", key, time.monotonic() - started, len(parts))
         return parts
+
+    async def is_held(self, openid: str) -> bool:
+        try:
+            return await asyncio.to_thread(self.held_by_person, openid)
+        except Exception:
+            logger.exception("Could not tell whether staff hold %s", openid)
+            return False
+
+    async def _no_answer(self, key: str, openid: str, reason: str) -> str:
+        if await self.is_held(openid):
+            logger.info("WeChat message %s: a staff member holds the conversation, the bot stays silent", key)
+            return ""
+        logger.warning("No bot reply to WeChat message %s: told to try again, opened for a person", key)
+        try:
+            await asyncio.to_thread(self.open_for_person, openid, CHANNEL_NAME, reason)
+        except Exception:
+            logger.exception("Could not open %s for a person", openid)
+        return apology()
 
     async def _passive(self, key: str, openid: str, parts: list[str] | None) -> str | None:
         if not parts:
