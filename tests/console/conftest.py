@@ -8,6 +8,9 @@
   logs it in through POST /api/login and returns a new TestClient holding the session cookie, with
   X-CSRF-Token on every request. `client.staff` is the /api/login answer (username, display_name,
   role, csrf_token); `client.password` the password. Each call is a separate browser.
+
+Passwords are hashed with argon2id at light parameters here (the production defaults take about a
+second per hash on this machine); test_auth checks the defaults themselves.
 """
 from __future__ import annotations
 
@@ -15,11 +18,13 @@ import itertools
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from starlette.testclient import TestClient, _AsyncBackend, _TestClientTransport
 
 from tests.booking.databases import fresh_database
 
 STAFF_PASSWORD = "correct-horse-42"
+LIGHT_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 class ConsoleTestClient(TestClient):
@@ -43,6 +48,7 @@ def console_db(tmp_path, monkeypatch):
     monkeypatch.delenv("VETBOT_DATABASE_URL", raising=False)
     monkeypatch.setenv("VETBOT_PII_KEY", "test-key")
     monkeypatch.delenv("CONSOLE_COOKIE_SECURE", raising=False)
+    monkeypatch.setattr("console.auth.PASSWORD_HASHER", LIGHT_HASHER)
     with fresh_database("sqlite", tmp_path) as url:
         yield url
     from vetbot.storage import get_engine
