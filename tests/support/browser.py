@@ -99,3 +99,27 @@ def wait_for_text(driver, text: str, timeout: float = WAIT, css: str = "body") -
 
     wait_for(driver, shown, timeout, f"text {text!r} in {css}")
     return time.monotonic() - started
+
+
+# --- accounts on a live console (the browser tests and the fuzz run) --------------------------------
+
+def add_staff(env: dict, username: str, password: str, role: str = "operator", display_name: str = "") -> None:
+    """Makes an account the way an admin does: `vetbot users add … --password-stdin` in the
+    console's environment (its data directory and database)."""
+    from tests.support.stack import BIN
+
+    result = subprocess.run(
+        [str(BIN / "vetbot"), "users", "add", username, "--display-name", display_name or f"测试{username}",
+         "--role", role, "--password-stdin"],
+        cwd=ROOT, env=env, input=password + "\n", capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"vetbot users add {username} failed: {result.stderr.strip() or result.stdout.strip()}")
+
+
+def api_login(client, username: str, password: str) -> str:
+    """Logs an httpx client in through POST /api/login (it keeps the session cookie); returns the
+    CSRF token that changing requests carry as X-CSRF-Token."""
+    answer = client.post("/api/login", json={"username": username, "password": password})
+    if answer.status_code != 200:
+        raise RuntimeError(f"login as {username}: {answer.status_code} {answer.text[:200]}")
+    return answer.json()["csrf_token"]
