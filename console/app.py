@@ -25,5 +25,9 @@ def create_app() -> FastAPI:
     for module in (routes_auth, routes_conversations, routes_takeover, routes_chat, routes_bookings,
                    routes_appeals, routes_dashboard):
         app.include_router(module.router)
+    from console import routes_ask, routes_knowledge, routes_profile
+
+    for module in (routes_ask, routes_knowledge, routes_profile):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
