@@ -44,9 +44,9 @@ async function load() {
   document.getElementById("rows").replaceChildren(...page.items.map((a) => h("tr", {
     "data-reference": a.reference, onclick: () => openAppeal(a.reference),
   },
-    h("td", {}, a.reference), h("td", { class: "urgent" }, a.urgent ? "紧急" : ""), h("td", {}, a.category_label),
+    h("td", {}, a.reference), h("td", {}, a.urgent ? h("span", { class: "tag tag-urgent" }, "紧急") : ""), h("td", {}, a.category_label),
     h("td", {}, a.status_label),
-    h("td", { class: a.overdue ? "overdue" : null }, (a.deadline || "未定") + (a.overdue ? "（超期）" : "")),
+    h("td", {}, a.deadline || "未定", a.overdue ? h("span", { class: "tag tag-overdue" }, "超期") : ""),
     h("td", {}, a.assignee_label || "—"), h("td", {}, a.town), h("td", {}, a.name), h("td", {}, a.phone),
     h("td", {}, short(a.description)))));
   document.getElementById("summary").textContent = page.total ? `共 ${page.total} 件` : "没有符合条件的诉求。";
@@ -72,18 +72,18 @@ async function act(reference, path, body) {
 
 function renderDrawer(a, message) {
   const drawer = document.getElementById("drawer");
-  document.querySelectorAll("#rows tr").forEach((tr) => tr.classList.toggle("open", tr.dataset.reference === a.reference));
-  const field = (label, value, cls) => [h("dt", {}, label), h("dd", { class: cls }, value || "—")];
+  document.querySelectorAll("#rows tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.reference === a.reference));
+  const field = (label, value) => [h("dt", {}, label), h("dd", {}, value || "—")];
   const dispatch = a.next_steps.filter((s) => s.assignee_required);
   const steps = a.next_steps.filter((s) => !s.assignee_required);
-  drawer.replaceChildren(
-    h("button", { type: "button", class: "close", onclick: () => { drawer.hidden = true; } }, "关闭"),
+  drawer.replaceChildren(...[
+    h("button", { type: "button", class: "btn btn-quiet btn-small close", onclick: () => { drawer.hidden = true; } }, "关闭"),
     h("h2", {}, `诉求 ${a.reference}（${a.status_label}）`),
-    message ? h("p", { class: message.ok ? "done" : "refusal", role: "status" }, message.text) : null,
+    message ? h("p", { class: message.ok ? "result-ok" : "error-text", role: "status" }, message.text) : null,
     h("dl", {},
-      field("紧急", a.urgent ? `紧急（${a.urgent_signals.join("、")}）` : "否", a.urgent ? "urgent" : null),
+      field("紧急", a.urgent ? h("span", { class: "tag tag-urgent" }, `紧急（${a.urgent_signals.join("、")}）`) : "否"),
       field("分类", a.category_label),
-      field("期限", (a.deadline || "未定") + (a.overdue ? "（已超期）" : ""), a.overdue ? "overdue" : null),
+      field("期限", (a.deadline || "未定") + (a.overdue ? "（已超期）" : "")),
       field("承办", a.assignee_label), field("姓名", a.name), field("手机", a.phone), field("镇村", a.town),
       field("要上门", a.visit_wanted ? "是" : "否"), field("渠道", a.channel), field("登记时间", a.created_at),
       field("诉求内容", a.description), field("老兵看到", a.told)),
@@ -93,7 +93,7 @@ function renderDrawer(a, message) {
     a.status !== "closed" ? noteForm(a) : null,
     h("h3", {}, "记录"),
     h("ol", { class: "events" }, a.events.map((e) => h("li", {}, `${e.at}  ${e.actor}（${e.role}）  ${e.text}`))),
-  );
+  ].filter(Boolean));  // absent parts are null
   drawer.hidden = false;
 }
 
@@ -102,7 +102,7 @@ function stepForm(a, steps) {
   return h("form", { class: "steps", onsubmit: (event) => event.preventDefault() },
     h("strong", {}, "办理下一步"), note,
     h("div", { class: "actions" }, steps.map((s) => h("button", {
-      type: "button", "data-state": s.to_state,
+      type: "button", class: "btn", "data-state": s.to_state,
       onclick: () => act(a.reference, "transition", { to_state: s.to_state, note: note.value.trim() || null }),
     }, `${s.name} → ${s.label}`))));
 }
@@ -112,7 +112,7 @@ function assignForm(a, step) {
     h("strong", {}, `${step.name}（→ ${step.label}）`), " ",
     h("input", { name: "assignee", list: "stations", required: true, maxlength: 64, placeholder: "承办：服务站、镇名、科室或人员" }), " ",
     h("input", { name: "note", maxlength: 2000, placeholder: "说明（可不填）" }), " ",
-    h("button", { type: "submit" }, step.name));
+    h("button", { type: "submit", class: "btn btn-primary" }, step.name));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     act(a.reference, "assign", { assignee: form.assignee.value.trim(), note: form.note.value.trim() || null });
@@ -125,7 +125,7 @@ function extendForm(a) {
     h("strong", {}, "延期（会告诉老兵原因）"), " ",
     h("input", { type: "number", name: "days", min: 1, max: 10, value: 3, required: true }), " 个工作日 ",
     h("input", { name: "reason", required: true, maxlength: 500, placeholder: "延期原因" }), " ",
-    h("button", { type: "submit" }, "批准延期"));
+    h("button", { type: "submit", class: "btn btn-primary" }, "批准延期"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     act(a.reference, "extend", { days: Number(form.days.value), reason: form.reason.value.trim() });
@@ -137,7 +137,7 @@ function noteForm(a) {
   const form = h("form", { class: "note" },
     h("strong", {}, "添加记录（如老兵来电补充；承办人会收到待办）"),
     h("textarea", { name: "text", required: true, maxlength: 2000 }),
-    h("button", { type: "submit" }, "保存记录"));
+    h("button", { type: "submit", class: "btn btn-primary" }, "保存记录"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     act(a.reference, "notes", { text: form.text.value.trim() });

@@ -41,7 +41,7 @@ async function load() {
   params.set("offset", offset);
   const page = await api("GET", "/api/bookings?" + params);
   const rows = document.getElementById("rows");
-  rows.replaceChildren(...page.items.map((b) => h("tr", { "data-reference": b.reference, onclick: () => openBooking(b.reference) },
+  rows.replaceChildren(...page.items.map((b) => h("tr", { class: "clickable", "data-reference": b.reference, onclick: () => openBooking(b.reference) },
     h("td", {}, b.reference), h("td", {}, b.date), h("td", {}, b.start_time), h("td", {}, b.location),
     h("td", {}, b.service), h("td", {}, b.name), h("td", {}, b.phone), h("td", {}, b.status_label))));
   document.getElementById("summary").textContent = page.total ? `共 ${page.total} 条` : "没有符合条件的预约。";
@@ -69,25 +69,25 @@ async function change(reference, path, body) {
 
 function renderDrawer(b, message) {
   const drawer = document.getElementById("drawer");
-  document.querySelectorAll("#rows tr").forEach((tr) => tr.classList.toggle("open", tr.dataset.reference === b.reference));
+  document.querySelectorAll("#rows tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.reference === b.reference));
   const field = (label, value) => [h("dt", {}, label), h("dd", {}, value || "—")];
   const steps = b.next_statuses.filter((s) => s.status !== "cancelled");
   const canCancel = b.next_statuses.some((s) => s.status === "cancelled");
-  drawer.replaceChildren(
-    h("button", { type: "button", class: "close", onclick: () => { drawer.hidden = true; } }, "关闭"),
+  drawer.replaceChildren(...[
+    h("button", { type: "button", class: "btn btn-quiet btn-small close", onclick: () => { drawer.hidden = true; } }, "关闭"),
     h("h2", {}, `预约 ${b.reference}（${b.status_label}）`),
-    message ? h("p", { class: message.ok ? "done" : "refusal", role: "status" }, message.text) : null,
+    message ? h("p", { class: message.ok ? "result-ok" : "error-text", role: "status" }, message.text) : null,
     h("dl", {}, field("事项", b.service), field("地点", b.location), field("时间", `${b.date} ${b.start_time}`),
       field("姓名", b.name), field("手机", b.phone), field("身份证号", b.id_number), field("渠道", b.channel),
       field("提交时间", b.created_at)),
     steps.length ? h("div", { class: "actions" }, steps.map((s) => h("button", {
-      type: "button", "data-status": s.status, onclick: () => change(b.reference, "status", { status: s.status }),
+      type: "button", class: "btn", "data-status": s.status, onclick: () => change(b.reference, "status", { status: s.status }),
     }, `登记为“${s.label}”`))) : null,
     b.status === "booked" ? rescheduleForm(b) : null,
     canCancel ? cancelForm(b) : null,
     h("h3", {}, "操作记录"),
     h("ol", { class: "events" }, b.events.map((e) => h("li", {}, `${e.at}  ${e.actor}  ${e.change}`))),
-  );
+  ].filter(Boolean));  // absent parts are null
   drawer.hidden = false;
 }
 
@@ -96,7 +96,7 @@ function rescheduleForm(b) {
     h("strong", {}, "改时间（同一地点，会通知老兵）"), " ",
     h("input", { type: "date", name: "date", required: true, value: b.date }), " ",
     h("input", { type: "time", name: "start_time", required: true, step: 1800, value: b.start_time }), " ",
-    h("button", { type: "submit" }, "改到这个时间"));
+    h("button", { type: "submit", class: "btn btn-primary" }, "改到这个时间"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     change(b.reference, "reschedule", { date: form.date.value, start_time: form.start_time.value });
@@ -108,7 +108,7 @@ function cancelForm(b) {
   const form = h("form", { class: "cancel" },
     h("strong", {}, "取消预约（释放时段，会通知老兵）"), " ",
     h("input", { name: "reason", placeholder: "取消原因（记入操作记录）", maxlength: 500 }), " ",
-    h("button", { type: "submit" }, "取消预约"));
+    h("button", { type: "submit", class: "btn btn-danger" }, "取消预约"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (window.confirm(`确定取消预约 ${b.reference}？`)) change(b.reference, "cancel", { reason: form.reason.value || null });

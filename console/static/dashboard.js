@@ -16,8 +16,8 @@ function h(tag, attrs, ...children) {
 }
 
 function table(headers, rows, empty) {
-  if (!rows.length) return h("p", { class: "empty" }, empty);
-  return h("table", { class: "records" },
+  if (!rows.length) return h("p", { class: "muted" }, empty);
+  return h("table", { class: "table" },
     h("thead", {}, h("tr", {}, headers.map((title) => h("th", {}, title)))),
     h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell))))));
 }
