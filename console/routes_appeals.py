@@ -231,7 +231,9 @@ def _find(session, reference: str):
             summary="一件诉求的详情、全部记录和这位工作人员可以做的步骤")
 def get_appeal(reference: str, staff: StaffPrincipal = Depends(current_staff)) -> dict:
     with session_scope() as session:
-        return _detail(_find(session, reference), staff)
+        appeal = _find(session, reference)
+        audit.record(session, staff, "view_appeal", "appeal", appeal.reference)
+        return _detail(appeal, staff)
 
 
 @router.post("/api/appeals/{reference}/transition", response_model=AppealDetail,

@@ -184,6 +184,7 @@ def get_booking(reference: str, staff: StaffPrincipal = Depends(current_staff)) 
         booking = service.get_by_reference(session, reference)
         if booking is None:
             raise _refusal(service.NotFound())
+        audit.record(session, staff, "view_booking", "booking", booking.reference)
         return _detail(booking)
 
 
@@ -220,7 +221,7 @@ def reschedule(reference: str, body: Reschedule, staff: StaffPrincipal = Depends
             booking = service.get_by_reference(session, reference)
             if booking is None:
                 raise service.NotFound()
-            location = booking_cli._catalogue().location(booking.location_code)
+            location = _location_of(booking)
             check_slot(start, datetime.now(TZ), location.hours)
             booking = service.reschedule(session, reference, date=start.date(), start_time=start.time(),
                                          capacity=location.capacity_per_slot, actor=_actor(staff))
@@ -244,6 +245,13 @@ def cancel(reference: str, body: Cancel, staff: StaffPrincipal = Depends(current
         notice = _notify(session, booking)
         audit.record(session, staff, "booking_cancel", "booking", booking.reference, {"notice": notice})
         return {**_detail(booking), "notice": notice}
+
+
+def _location_of(booking):
+    try:
+        return booking_cli._catalogue().location(booking.location_code)
+    except KeyError:  # the place left locations.yml after the booking was made
+        raise service.InvalidTransition("这个预约的地点已不再接受预约，不能改时间，请取消后重新预约。") from None
 
 
 def _clean(text: str | None) -> str | None:

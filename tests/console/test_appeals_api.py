@@ -159,8 +159,10 @@ def test_csv_is_excel_ready_filtered_and_audited(staff_client, appeals):
     assert audit_rows("export") == [("wangwu", "export", "appeal", None)]
 
 
-def test_unknown_appeal_and_page(console_client, staff_client):
-    client = staff_client()
+def test_view_audited_unknown_appeal_and_page(console_client, staff_client, appeals):
+    client = staff_client(username="wangwu")
+    assert client.get(f"/api/appeals/{appeals['plain']}").status_code == 200
+    assert audit_rows("view_appeal") == [("wangwu", "view_appeal", "appeal", appeals["plain"])]
     missing = client.get("/api/appeals/ZZZZZZZ")
     assert missing.status_code == 404 and missing.json()["detail"] == "没有找到这个诉求，请核对编号。"
     assert console_client.get("/appeals", follow_redirects=False).status_code == 303

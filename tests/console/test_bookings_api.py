@@ -92,14 +92,16 @@ def test_phones_and_id_numbers_masked_in_list_and_detail(staff_client, three):
     assert detail.json()["id_number"] == "330482********1234"
 
 
-def test_detail_offers_only_the_allowed_statuses(staff_client, three):
-    client = staff_client()
+def test_detail_offers_only_the_allowed_statuses_and_the_view_is_audited(staff_client, three):
+    client = staff_client(username="wangwu")
     detail = client.get(f"/api/bookings/{three['zhapu']}").json()
     assert [s["status"] for s in detail["next_statuses"]] == ["arrived", "no_show", "cancelled"]
     assert [e["action"] for e in detail["events"]] == ["created"]
     assert client.get(f"/api/bookings/{three['cancelled']}").json()["next_statuses"] == []
     missing = client.get("/api/bookings/ZZZZZZZ")
     assert missing.status_code == 404 and missing.json()["detail"] == "没有找到这个预约，请核对预约号。"
+    assert audit_rows("view_booking") == [("wangwu", "view_booking", "booking", three["zhapu"]),
+                                          ("wangwu", "view_booking", "booking", three["cancelled"])]
 
 
 def test_status_change_in_order_audited_and_an_illegal_one_refused(staff_client, three):
