@@ -168,6 +168,12 @@ def _filters(status: list[str] | None = Query(None, description="可重复，如
     return status, category, town, urgent, overdue, assignee
 
 
+def _filter_note(filters: tuple) -> dict:
+    """The filters of an export, for the audit row (free text masked: staff may type anything)."""
+    return {k: redact(v) if isinstance(v, str) else v for k, v in zip(FILTER_NAMES, filters)
+            if v not in (None, False)}
+
+
 def _filtered(session, status, category, town, urgent, overdue, assignee) -> list:
     try:
         appeals = service.list_appeals(
@@ -216,7 +222,7 @@ def export_appeals(filters: tuple = Depends(_filters), staff: StaffPrincipal = D
     with session_scope() as session:
         appeals = _filtered(session, *filters)
         text = appeals_cli._csv([_out(a, today) for a in appeals])
-        audit.record(session, staff, "export", "appeal", None, {"rows": len(appeals), "filters": {k: v for k, v in zip(FILTER_NAMES, filters) if v not in (None, False)}})
+        audit.record(session, staff, "export", "appeal", None, {"rows": len(appeals), "filters": _filter_note(filters)})
     return csv_response(text, "appeals")
 
 

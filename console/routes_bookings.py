@@ -175,7 +175,9 @@ def export_bookings(filters: tuple = Depends(_filters), staff: StaffPrincipal = 
 
 
 def _filter_note(filters: tuple) -> dict:
-    return {k: (v.isoformat() if isinstance(v, Date) else v) for k, v in zip(FILTER_NAMES, filters) if v}
+    """The filters of an export, for the audit row (free text masked: staff may type anything)."""
+    shown = {str: redact, Date: Date.isoformat}
+    return {k: shown.get(type(v), lambda x: x)(v) for k, v in zip(FILTER_NAMES, filters) if v}
 
 
 @router.get("/api/bookings/{reference}", response_model=BookingDetail, summary="一个预约的详情和操作记录")

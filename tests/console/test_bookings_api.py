@@ -160,6 +160,15 @@ def test_csv_is_excel_ready_masked_filtered_and_audited(staff_client, three):
     assert audit_rows("export") == [("wangwu", "export", "booking", None)]
 
 
+def test_export_audit_keeps_the_filters_masked(staff_client, three):
+    client = staff_client()
+    answer = client.get("/api/bookings.csv", params={"town": "乍浦 13812345678", "status": "booked"})
+    assert answer.status_code == 200
+    with session_scope() as session:
+        detail = session.execute(select(StaffAudit.detail).where(StaffAudit.action == "export")).scalar_one()
+    assert detail == {"rows": 1, "filters": {"town": "乍浦 138****5678", "status": ["booked"]}}
+
+
 def test_page_needs_a_login(console_client, staff_client):
     assert console_client.get("/bookings", follow_redirects=False).status_code == 303
     assert console_client.get("/api/bookings").status_code == 401
