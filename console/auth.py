@@ -42,6 +42,7 @@ MIN_PASSWORD_LENGTH = 10
 ATTEMPT_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_IP = 20
+ATTEMPTS_KEPT = timedelta(days=30)  # the audit log keeps every login for good; this table only counts
 # last_seen is written at most this often (each write takes SQLite's write lock).
 LAST_SEEN_RESOLUTION = timedelta(seconds=30)
 
@@ -101,9 +102,9 @@ def token_hash(token: str) -> str:
 
 def open_session(session, user: StaffUser) -> tuple[str, str]:
     """A new login for `user` (in the caller's transaction): returns (cookie token, CSRF token).
-    The user's expired sessions are swept at the same time."""
+    Expired sessions and month-old login attempts are swept at the same time."""
     now = utcnow()
-    _sweep_expired(session, user.id, now)
+    _sweep(session, now)
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     session.add(StaffSession(token_hash=token_hash(token), user_id=user.id, csrf_token=csrf,
                              created_at=now, last_seen=now,
@@ -124,10 +125,10 @@ def _idle_limit() -> timedelta:
     return timedelta(minutes=settings().console_session_idle_minutes)
 
 
-def _sweep_expired(session, user_id: int, now: datetime) -> None:
+def _sweep(session, now: datetime) -> None:
     session.execute(delete(StaffSession).where(
-        StaffSession.user_id == user_id,
         or_(StaffSession.expires_at <= now, StaffSession.last_seen <= now - _idle_limit())))
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPTS_KEPT))
 
 
 def _live_session(token: str) -> tuple[StaffPrincipal, str, str] | None:
@@ -182,6 +183,8 @@ def require_admin(staff: StaffPrincipal = Depends(current_staff)) -> StaffPrinci
 # ---- login -------------------------------------------------------------------------------------
 
 def too_many_failures(session, username: str, ip: str) -> bool:
+    """Refused attempts count too (they are recorded as failures), so whoever keeps trying while
+    locked out stays locked out until 15 minutes pass without an attempt — as the message says."""
     since = utcnow() - ATTEMPT_WINDOW
     failed = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.ok.is_(False),
                                                                   LoginAttempt.at > since)

@@ -74,8 +74,9 @@
   }
 
   // The server's words for a refusal: {"detail": "…"} or FastAPI's list of field errors.
+  // Framework defaults ("Not Found", "Method Not Allowed") are English: those get our own words.
   function messageOf(status, data) {
-    if (data && typeof data.detail === "string") return data.detail;
+    if (data && typeof data.detail === "string" && /[\u4e00-\u9fff]/.test(data.detail)) return data.detail;
     if (data && Array.isArray(data.detail)) return "填写的内容不完整或格式不对，请检查后再试";
     if (status === 404) return "没有找到，可能已被删除";
     if (status === 429) return "操作太频繁，请稍后再试";

@@ -35,11 +35,27 @@
     }
     name = target.getAttribute("data-reset");
     if (name) {
-      var password = prompt("给 " + name + " 设一个新密码（至少10位），该账号需要重新登录：");
-      if (!password) return;
-      api("POST", "/api/users/" + encodeURIComponent(name) + "/reset-password", { password: password })
-        .then(function () { toast("已重设 " + name + " 的密码", "ok"); loadAudit(); }, function () {});
+      resetName = name;
+      document.getElementById("reset-name").textContent = name;
+      resetForm.reset();
+      resetDialog.showModal();
     }
+  });
+
+  // The new password is typed into a password field (never a prompt that shows it).
+  var resetDialog = document.getElementById("reset-dialog");
+  var resetForm = document.getElementById("reset-form");
+  var resetName = null;
+  document.getElementById("reset-cancel").addEventListener("click", function () { resetDialog.close(); });
+  resetForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var name = resetName;
+    api("POST", "/api/users/" + encodeURIComponent(name) + "/reset-password", { password: resetForm.password.value })
+      .then(function () {
+        resetDialog.close();
+        toast("已重设 " + name + " 的密码", "ok");
+        loadAudit();
+      }, function () {});
   });
 
   document.getElementById("add-form").addEventListener("submit", function (event) {

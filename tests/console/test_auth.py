@@ -172,6 +172,23 @@ def test_an_inactive_account_with_a_live_session_is_refused(staff_client):
     assert client.get("/api/me").status_code == 401
 
 
+def test_a_login_sweeps_expired_sessions_and_month_old_attempts(staff_client):
+    first = staff_client()
+    _move_sessions(last_seen=utcnow() - timedelta(hours=1))
+    with session_scope() as session:
+        session.add(LoginAttempt(username="x", ip="1.2.3.4", at=utcnow() - timedelta(days=31), ok=False))
+        session.add(LoginAttempt(username="x", ip="1.2.3.4", at=utcnow() - timedelta(days=29), ok=False))
+    second = staff_client()
+    assert [row.user_id for row in _sessions()] == [_user_id(second.staff["username"])]
+    assert _attempts() == 3  # the two logins and the 29-day-old attempt
+    assert first.get("/api/me").status_code == 401
+
+
+def _user_id(username: str) -> int:
+    with session_scope() as session:
+        return session.execute(select(StaffUser.id).where(StaffUser.username == username)).scalar_one()
+
+
 # ---- rate limit --------------------------------------------------------------------------------
 
 def _attempts() -> int:
