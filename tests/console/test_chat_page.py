@@ -2,41 +2,22 @@
 endpoint telling it where Rasa's socket.io is."""
 from __future__ import annotations
 
-import asyncio
 import re
 
-import httpx
 import pytest
 
 
-class Client:
-    """The app in-process over httpx. (starlette 0.27's TestClient does not run on the pinned
-    httpx 0.28: it passes `app=`, which httpx 0.28 removed.)"""
-
-    def __init__(self, app):
-        self.app = app
-
-    def get(self, path: str, **kwargs) -> httpx.Response:
-        async def get() -> httpx.Response:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
-                                         base_url="http://testserver") as client:
-                return await client.get(path, **kwargs)
-        return asyncio.run(get())
-
-
 @pytest.fixture
-def client(tmp_path, monkeypatch):
-    monkeypatch.setenv("VETBOT_DATA_DIR", str(tmp_path))
+def client(console_client, monkeypatch):
+    """Anonymous: no login, no cookie (tests/console/conftest.py)."""
     monkeypatch.setenv("VETBOT_RASA_URL", "http://127.0.0.1:5999")
     monkeypatch.delenv("VETBOT_CHAT_SOCKET_URL", raising=False)
-    from console.app import create_app
-
-    return Client(create_app())  # no login, no cookie
+    return console_client
 
 
 def test_chat_page_is_public_html(client):
     response = client.get("/chat")
-    assert response.status_code == 200
+    assert response.status_code == 200 and not response.history  # not sent to /login
     assert response.headers["content-type"].startswith("text/html")
     assert "平湖退役军人服务助手" in response.text
     assert "set-cookie" not in response.headers
