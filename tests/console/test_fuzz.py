@@ -35,7 +35,7 @@ BUDGET = float(os.environ.get("VETBOT_FUZZ_SECONDS", "150"))  # per mode
 REQUEST_TIMEOUT = 60
 
 # Personal data a veteran might give; the API must never hand it back in clear.
-RAW_ID = "330482196508121237"  # a valid 18-digit ID (checksum 7), Pinghu area code
+RAW_ID = "330482196508121234"  # a valid 18-digit ID (its check digit right), Pinghu area code
 RAW_PHONE = "13957312468"
 ODD_STRINGS = [
     "", " ", "平湖", "我想问一下优待证怎么办", RAW_PHONE, RAW_ID, f"我的手机{RAW_PHONE}，身份证{RAW_ID}",

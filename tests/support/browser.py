@@ -16,6 +16,7 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 INSTALL_SCRIPT = ROOT / "scripts" / "install-browser.sh"
 APT_UNAVAILABLE = 3  # install-browser.sh's exit code when apt cannot install anything here
 WINDOW = (1280, 900)  # fixed, so screenshots compare run to run
+MAX_SHOT_HEIGHT = 4000
 WAIT = 15  # seconds a page may take to show what a step expects (the live feed promises 2 s)
 
 
@@ -58,12 +59,22 @@ def screenshot_dir() -> Path:
     return directory
 
 
-def screenshot(driver, name: str, directory: Path | None = None) -> Path:
-    """Saves the window as <directory>/<name>.png (default $VETBOT_DATA_DIR/screenshots) and
-    prints the path, so a test run lists its artefacts."""
+def screenshot(driver, name: str, directory: Path | None = None, full_page: bool = True) -> Path:
+    """Saves the page as <directory>/<name>.png (default $VETBOT_DATA_DIR/screenshots) and prints
+    the path, so a test run lists its artefacts. full_page: the window is stretched to the page's
+    height (up to MAX_SHOT_HEIGHT) for the shot, then put back."""
     safe = re.sub(r"[^\w.-]+", "-", name).strip("-") or "page"
     path = (directory or screenshot_dir()) / f"{safe}.png"
-    driver.save_screenshot(str(path))
+    size = driver.get_window_size()
+    height = driver.execute_script("return document.documentElement.scrollHeight") if full_page else 0
+    stretched = full_page and height > size["height"]
+    if stretched:
+        driver.set_window_size(size["width"], min(height + 150, MAX_SHOT_HEIGHT))  # + the window's frame
+    try:
+        driver.save_screenshot(str(path))
+    finally:
+        if stretched:
+            driver.set_window_size(size["width"], size["height"])
     print(f"screenshot: {path}")
     return path
 
@@ -78,11 +89,12 @@ def console_errors(driver) -> list[str]:
 
 def wait_for(driver, condition, timeout: float = WAIT, message: str = ""):
     """WebDriverWait with the page's URL and JS errors in the timeout message."""
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    try:  # a live page re-renders under us: an element gone stale is looked up again on the next poll
+        return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException as error:
         raise AssertionError(f"{message or 'condition'} not met within {timeout}s on {driver.current_url}; "
                              f"JS errors: {console_errors(driver)}") from error
