@@ -12,9 +12,10 @@ import uuid
 import pytest
 import requests
 
-from console.models import BOT, Conversation
+from console.models import BOT, WAITING, Conversation
 from console.takeover import RELEASE_NOTE
 from tests.support.stack import BIN, ROOT, sent_to
+from vetbot.rest_channel import apology
 from vetbot.storage import get_engine, session_scope
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -152,3 +153,17 @@ def test_a_takeover_survives_a_new_session(console):
     assert "pause" in [e["event"] for e in events[started:]]
     assert tracker(stack, sender)["paused"] is True
     assert "bot" not in after_last_user_message(stack, sender)
+
+
+def test_when_the_bot_fails_on_wechat_the_conversation_opens_for_a_person(console):
+    _, _, fake, stack = console
+    url = f"{stack.rasa_url}/webhooks/wechat/webhook"
+    openid = f"oBroken{uuid.uuid4().hex[:8]}"
+    assert fake.push_text(url, openid, "你好", mode="safe").content
+    with stack.proxy.down():  # every call to the action server fails
+        result = fake.push_text(url, openid, "优待证怎么申请", mode="safe")
+    assert result.content == apology()
+    with session_scope(database(stack)) as session:
+        conversation = session.get(Conversation, openid)
+        assert conversation is not None and conversation.state == WAITING
+        assert conversation.waiting_since is not None
