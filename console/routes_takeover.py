@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from console import audit, rasa_api, takeover
 from console.auth import StaffPrincipal, current_staff, require_admin
 from console.models import CannedReply, Conversation
+from vetbot.config import hotline
 from vetbot.storage import session_scope
 
 router = APIRouter(tags=["takeover"])
@@ -20,7 +21,7 @@ DEFAULT_CANNED = [  # seeded when the table is empty, so a new console has somet
     ("问候", "您好，我是平湖市退役军人事务局的工作人员，请问有什么可以帮您？"),
     ("稍等", "好的，我帮您查一下，请稍等几分钟。"),
     ("要材料", "请准备好身份证、退役证件（退伍证或转业证），办理时一起带上。"),
-    ("来电", "这件事电话里说得更清楚，方便的话请拨打我们的服务热线，工作时间都有人接。"),
+    ("来电", "这件事电话里说得更清楚，方便的话请打服务热线：{hotline}，工作时间都有人接。"),
     ("上门", "您行动不方便的话，我们可以安排镇街服务站的同志上门帮您办理。"),
     ("结束", "还有别的需要吗？没有的话我就先把对话交还给机器人，有事随时找我们。"),
 ]
@@ -115,7 +116,7 @@ def _canned(row: CannedReply) -> CannedOut:
 def list_canned(staff: StaffPrincipal = Depends(current_staff)):
     with session_scope() as session:
         if not session.execute(select(func.count()).select_from(CannedReply)).scalar_one():
-            session.add_all(CannedReply(title=title, text=text, position=index)
+            session.add_all(CannedReply(title=title, text=text.format(hotline=hotline()), position=index)
                             for index, (title, text) in enumerate(DEFAULT_CANNED))
             session.flush()
         rows = session.execute(select(CannedReply).order_by(CannedReply.position, CannedReply.id)).scalars()

@@ -22,7 +22,7 @@ from sqlalchemy import or_, update
 
 from console import audit, rasa_api
 from console.auth import StaffPrincipal
-from console.models import BOT, STAFF, Conversation
+from console.models import BOT, STAFF, Conversation, StaffUser
 from vetbot.settings import settings
 from vetbot.storage import session_scope, utcnow
 from wechat_adapter.models import insert_message
@@ -90,8 +90,7 @@ def _conversation(session, sender_id: str) -> Conversation:
 
 
 def _holder_name(session, username: str | None) -> str:
-    from console.models import StaffUser  # the display name staff know each other by
-
+    """The display name staff know each other by."""
     user = session.query(StaffUser).filter_by(username=username).one_or_none() if username else None
     return user.display_name if user else (username or "其他人")
 

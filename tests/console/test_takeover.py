@@ -246,10 +246,12 @@ def test_a_post_without_the_csrf_header_is_refused(staff_client, rasa):
 
 # ---- canned replies ---------------------------------------------------------------------------------
 
-def test_canned_replies_are_seeded_and_only_admins_edit_them(staff_client):
+def test_canned_replies_are_seeded_and_only_admins_edit_them(staff_client, monkeypatch):
+    monkeypatch.setenv("VETBOT_HOTLINE", "0573-85000000")
     operator = staff_client()
     seeded = operator.get("/api/canned-replies").json()
     assert len(seeded) >= 5 and all(item["title"] and item["text"] for item in seeded)
+    assert any("0573-85000000" in item["text"] for item in seeded)  # the site's own hotline
     assert operator.post("/api/canned-replies", json={"title": "新", "text": "新的"}).status_code == 403
     assert operator.put(f"/api/canned-replies/{seeded[0]['id']}", json={"title": "a", "text": "b"}).status_code == 403
     assert operator.delete(f"/api/canned-replies/{seeded[0]['id']}").status_code == 403
