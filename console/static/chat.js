@@ -40,7 +40,16 @@
     connection.textContent = text;
   }
 
-  function scrollDown() { log.scrollTop = log.scrollHeight; }
+  // Follow the newest message unless the reader scrolled up to read; keep following when the
+  // log's box changes (the connection notice or 正在回复… comes and goes).
+  var pinned = true;
+  function scrollDown() { log.scrollTop = log.scrollHeight; pinned = true; }
+  log.addEventListener("scroll", function () {
+    pinned = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  });
+  if (window.ResizeObserver) {
+    new ResizeObserver(function () { if (pinned) log.scrollTop = log.scrollHeight; }).observe(log);
+  }
 
   // Text with its web links made clickable, built from text nodes (never innerHTML).
   function appendText(parent, text) {
@@ -163,6 +172,7 @@
   function applyBigText(on) {
     document.body.classList.toggle("big", on);
     bigText.setAttribute("aria-pressed", on ? "true" : "false");
+    if (pinned) scrollDown();
   }
   bigText.addEventListener("click", function () {
     var on = !document.body.classList.contains("big");
