@@ -29,6 +29,16 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
+def eval_embedder(embedder):
+    """The real embedder with every evaluation question encoded once, in batches (the retrieval eval
+    and the judge's refit both search them all)."""
+    from knowledge.evaluate import load_questions
+    from tests.support.encoded_once import QuestionsEncodedOnce
+
+    return QuestionsEncodedOnce(embedder, [q.text for q in load_questions()])
+
+
+@pytest.fixture(scope="session")
 def toy_kb_base(tmp_path_factory):
     """The toy knowledge base (tests/support/toy_kb.py) published once; searches only read it."""
     from tests.support.toy_kb import PASSAGES, embedder_for_passages, publish

@@ -225,11 +225,11 @@ def test_without_the_judge_file_hybrid_search_uses_the_cosine_threshold(toy_kb_b
 # -- refit from the data (slow) --------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def refit(embedder):
+def refit(eval_embedder):
     from knowledge.evaluate import eval_knowledge_base, load_questions
     from knowledge.judge import collect, fit
 
-    kb = eval_knowledge_base(embedder)
+    kb = eval_knowledge_base(eval_embedder)
     rows = collect(kb, load_questions())
     judge, report = fit(rows)
     return kb, rows, judge, report
@@ -237,13 +237,14 @@ def refit(embedder):
 
 @pytest.mark.slow
 def test_refit_with_cross_validation_meets_its_floors(refit):
-    """Floors a little below what was measured on 2026-12-02 (dev out-of-fold / held-out: answered
-    right 0.547 / 0.527, confidently wrong 0.028 / 0.036, unanswerable refused 0.912 / 0.815; the
-    cosine gate on the same held-out questions: 0.669, 0.189, 0.259)."""
+    """Floors a little below what was measured on 2026-12-02 after the Pinghu entries were reworded
+    (dev out-of-fold / held-out: answered right 0.515 / 0.509, confidently wrong 0.028 / 0.036,
+    unanswerable refused 0.912 / 0.815; the cosine gate on the same held-out questions: 0.675,
+    0.194, 0.259). Before the rewording, answered right was 0.547 / 0.527."""
     _, _, judge, report = refit
     oof, held = report["judge_dev_out_of_fold"], report["judge_heldout"]
     assert oof["confidently_wrong"] <= 0.03 and oof["unanswerable_refused"] >= 0.90  # chosen so on dev
-    assert oof["answerable_right"] >= 0.52
+    assert oof["answerable_right"] >= 0.50
     assert held["answerable_right"] >= 0.48
     assert held["confidently_wrong"] <= 0.06
     assert held["unanswerable_refused"] >= 0.70

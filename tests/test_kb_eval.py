@@ -1,8 +1,7 @@
 """The retrieval targets on the dev question set hold (the figures `vetbot kb eval` prints)."""
-import numpy as np
 import pytest
 
-from knowledge.evaluate import evaluate, load_questions, threshold_for
+from knowledge.evaluate import evaluate, threshold_for
 
 pytestmark = pytest.mark.slow  # evaluates every dev question in three modes (about a minute)
 
@@ -13,26 +12,9 @@ pytestmark = pytest.mark.slow  # evaluates every dev question in three modes (ab
 THRESHOLD_SET = "unanswerable.yml"
 
 
-class QuestionsEncodedOnce:
-    """The real embedder, with the eval's questions encoded up front in batches. One at a time,
-    each question was encoded twice (dense, then hybrid: the search's query cache of 512 is smaller
-    than the question set), ~7 minutes here; batched vectors differ by ~1e-7."""
-
-    def __init__(self, embedder, texts: list[str]):
-        self._embedder = embedder
-        self._vectors = dict(zip(texts, embedder.encode_queries(texts)))
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self._vectors[t] if t in self._vectors else self._embedder.encode_queries([t])[0]
-                         for t in texts])
-
-    def __getattr__(self, name: str):
-        return getattr(self._embedder, name)
-
-
 @pytest.fixture(scope="module")
-def results(embedder):
-    kb, questions, by_mode = evaluate(QuestionsEncodedOnce(embedder, [q.text for q in load_questions()]))
+def results(eval_embedder):
+    kb, questions, by_mode = evaluate(eval_embedder)
     assert sum(1 for q in questions if q.answers) >= 150 and sum(1 for q in questions if not q.answers) >= 20
     return kb, questions, by_mode
 
