@@ -34,6 +34,15 @@ def gap_log(monkeypatch) -> list[tuple]:
     return noted
 
 
+@pytest.fixture(autouse=True)
+def opened_for_person(monkeypatch) -> list[tuple]:
+    """Hand-overs these tests make are not written into the site's own conversation list."""
+    opened = []
+    monkeypatch.setattr("bot.actions.handoff.open_for_person",
+                        lambda sender_id, channel, reason: opened.append((sender_id, channel, reason)))
+    return opened
+
+
 def user_event(text: str, intent: str, confidence: float = 0.9, entities: list | None = None) -> dict:
     return {"event": "user", "text": text,
             "parse_data": {"text": text, "intent": {"name": intent, "confidence": confidence},
@@ -132,17 +141,19 @@ def test_more_says_that_is_all_when_nothing_related_is_left():
     assert done[0]["buttons"] == [HUMAN_BUTTON] and slots["offered_payload"] == HUMAN_PAYLOAD
 
 
-def test_handoff_gives_the_hotline(monkeypatch):
+def test_handoff_gives_the_hotline_and_opens_the_conversation_for_staff(monkeypatch, opened_for_person):
     monkeypatch.setenv("VETBOT_HOTLINE", "0573-00000000")
     messages, _ = run(ActionHandoff(), tracker_for(user_event("转人工", "request_human")))
     assert "0573-00000000" in messages[0]["text"]
+    assert len(opened_for_person) == 1
 
 
-def test_fallback_asks_to_rephrase_then_offers_a_person():
+def test_fallback_asks_to_rephrase_then_offers_a_person(opened_for_person):
     first = tracker_for(user_event("嗯嗯那个", "nlu_fallback", 0.2))
     messages, events = run(ActionFallbackRephrase(), first)
     assert messages[0]["text"] == REPHRASE
     assert slot(events, "fallback_misses") == 1
+    assert opened_for_person == []  # one miss: the bot asks again, staff are not alerted yet
     second = tracker_for(user_event("嗯嗯那个", "nlu_fallback", 0.2), action("action_fallback_rephrase"),
                          bot("（措辞改了也照样算）"), user_event("就是那个啊", "nlu_fallback", 0.2),
                          slots={"fallback_misses": 1.0})
@@ -150,6 +161,7 @@ def test_fallback_asks_to_rephrase_then_offers_a_person():
     messages, events = run(ActionFallbackRephrase(), second)
     assert messages[0]["buttons"][0]["payload"] == "/request_human"
     assert slot(events, "offered_payload") == "/request_human"
+    assert len(opened_for_person) == 1
 
 
 def test_a_miss_after_another_reply_starts_the_count_again():
