@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
+from booking.pii import redact
 from console import audit
 from console.auth import StaffPrincipal, current_staff, require_admin
 from knowledge.answer import citation, short_rule
@@ -182,6 +183,13 @@ def current_job() -> Optional[Job]:
     return _job
 
 
+def refuse_while_busy() -> None:
+    """Before changing the store: a change made while another job runs would not be rebuilt."""
+    job = current_job()
+    if job is not None and job.state == "running":
+        raise HTTPException(409, f"正在{JOB_NAMES[job.kind]}，请等它做完再试。")
+
+
 def start_job(kind: str, work: Callable[[], Any], done_message: str) -> Job:
     """Run `work` in a thread as the one background job; 409 while another one runs."""
     global _job
@@ -204,6 +212,13 @@ def start_job(kind: str, work: Callable[[], Any], done_message: str) -> Job:
     return job
 
 
+def _embedder():
+    """The model the searches use (loaded once per process); an index need not exist yet."""
+    from knowledge.service import get_knowledge_base
+
+    return get_knowledge_base().embedder
+
+
 def _store():
     from knowledge.index import open_store
 
@@ -216,7 +231,7 @@ def _rebuild_index() -> dict:
 
     store = _store()
     try:
-        report = build_index(store, _load().embedder)
+        report = build_index(store, _embedder())
     finally:
         store.close()
     return {"passages": report.passages, "seconds": round(report.total_seconds, 1)}
@@ -276,6 +291,7 @@ async def upload(file: UploadFile = File(...), staff: StaffPrincipal = Depends(r
         raise HTTPException(415, "这个文件不是文本文件，请检查后再上传。")
     if len(Path(name).stem) < 2:
         raise HTTPException(422, "文件名要写法规或文件的名称，比如“退役军人保障法(2020-11-11).md”。")
+    refuse_while_busy()
     return await asyncio.get_running_loop().run_in_executor(None, _import, name, data, staff)
 
 
@@ -292,7 +308,7 @@ def _import(name: str, data: bytes, staff: StaffPrincipal) -> ImportOut:
         doc, changed = import_document(store, path)
     except (ImportErrorWithReason, OSError, ValueError) as error:
         _restore(path, previous)
-        raise HTTPException(422, f"导入失败：{error}") from None
+        raise HTTPException(422, f"导入失败：{redact(str(error))}") from None
     except Exception:
         _restore(path, previous)
         log.exception("import of an uploaded document failed")
@@ -317,6 +333,7 @@ def _restore(path: Path, previous: bytes | None) -> None:
 @router.delete("/api/knowledge/documents/{doc_id}", response_model=JobOut, tags=["admin"],
                summary="删除一个导入的文件，然后重建索引")
 def remove(doc_id: str, staff: StaffPrincipal = Depends(require_admin)) -> JobOut:
+    refuse_while_busy()
     store = _store()
     try:
         record = store.document(doc_id)
@@ -338,7 +355,7 @@ def _evaluate() -> dict:
     from knowledge.evaluate import evaluate, threshold_for
     from knowledge.judge import collect, figures, judge_figures
 
-    kb, questions, results = evaluate(_load().embedder)
+    kb, questions, results = evaluate(_embedder())
     rows = []
     for mode, res in results.items():
         t = threshold_for(kb, mode)
