@@ -12,11 +12,28 @@ def register(groups: argparse._SubParsersAction) -> None:
     serve.set_defaults(handler=_serve)
 
 
+def log_config() -> dict:
+    """Uvicorn's own logging, with phones and ID numbers masked in every line: a search for a
+    veteran's phone (GET /api/conversations?q=…) would otherwise be in the access log in clear."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": "vetbot.redaction.RedactingFilter"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    return config
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from console.app import create_app
+    from vetbot.redaction import install_log_redaction
     from vetbot.settings import settings
 
-    uvicorn.run(create_app(), host=args.host, port=args.port or settings().console_port, log_level="info")
+    install_log_redaction()  # the console's own loggers (they go to the root logger)
+    uvicorn.run(create_app(), host=args.host, port=args.port or settings().console_port, log_level="info",
+                log_config=log_config())
     return 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import sqlite3
 
@@ -50,3 +51,18 @@ def test_log_lines_are_masked(caplog):
     caplog.handler.addFilter(RedactingFilter())
     logger.warning("veteran said %s", f"身份证{ID_NUMBER}")
     assert caplog.records[-1].getMessage() == "veteran said 身份证330482********1235"
+
+
+def test_a_log_line_whose_formatter_reads_the_arguments_is_masked_in_them():
+    """uvicorn's access log formats (client, method, path, version, status) itself."""
+    import logging.config
+
+    from console.cli import log_config
+
+    logging.config.dictConfig(log_config())
+    access = logging.getLogger("uvicorn.access")
+    stream = io.StringIO()
+    access.handlers[0].stream = stream
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/api/conversations?q=13812345678", "1.1", 200)
+    line = stream.getvalue()
+    assert "13812345678" not in line and "/api/conversations?q=138****5678" in line and "200" in line

@@ -12,8 +12,17 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = redact(message)
-        if masked != message:
-            record.msg, record.args = masked, None
+        if masked == message:
+            return True
+        # Mask inside the arguments where that masks the message: a formatter that reads the
+        # arguments itself (uvicorn's access log: client, method, path …) keeps working.
+        if isinstance(record.args, tuple):
+            original = record.args
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in original)
+            if record.getMessage() == masked:
+                return True
+            record.args = original
+        record.msg, record.args = masked, None
         return True
 
 
