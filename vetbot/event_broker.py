@@ -22,7 +22,6 @@ from booking.pii import ID_IN_TEXT, PHONE_IN_TEXT, hash_id_number, normalize_pho
 from vetbot.redaction import install_log_redaction
 from vetbot.settings import settings
 from vetbot.storage.engine import make_engine
-from vetbot.tracker_store import _redact_value
 
 KEYS = "vetbot_keys"  # metadata field: keyed hashes of the phones / ID numbers said
 _SEPARATORS = re.compile(r"[ \-－]")
@@ -75,6 +74,8 @@ def _strings(value: Any):
 def protect(event: dict) -> dict:
     """A copy of the event with every string masked (user and bot text, parse_data, entities, slot
     values, metadata), the keys of the numbers it held added to its metadata."""
+    from vetbot.tracker_store import _redact_value  # here: the tracker store may key numbers with number_keys
+
     keys = [key for text in _strings(event) for key in number_keys(text)]
     masked = _redact_value(event)
     if keys:
