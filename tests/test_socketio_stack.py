@@ -10,6 +10,10 @@ import pytest
 import requests
 import socketio
 
+from console.models import STAFF, WAITING, Conversation
+from vetbot.rest_channel import apology
+from vetbot.storage import get_engine, session_scope
+
 pytestmark = pytest.mark.stack
 
 WAIT = 60  # the first answer of a fresh server may load the knowledge index
@@ -153,3 +157,42 @@ def test_pages_of_another_origin_may_poll(stack):
     assert response.ok
     assert response.headers.get("Access-Control-Allow-Origin") == origin
     assert response.headers.get("Access-Control-Allow-Credentials") != "true"
+
+
+def database(stack):
+    return get_engine(stack.env.get("VETBOT_DATABASE_URL") or f"sqlite:///{stack.env['VETBOT_DATA_DIR']}/vetbot.sqlite3")
+
+
+def conversation_state(stack, sender_id: str) -> str | None:
+    with session_scope(database(stack)) as session:
+        conversation = session.get(Conversation, sender_id)
+        return conversation.state if conversation else None
+
+
+def test_when_the_bot_fails_the_veteran_is_told_and_a_person_is_asked_for(stack, browsers):
+    browser = browsers()
+    session_id = browser.start()
+    browser.say("你好")  # the session starts (a custom action) while the action server is up
+    browser.replies()
+    with stack.proxy.down():  # every call to the action server fails: Rasa answers nothing
+        browser.say("退役军人优待证怎么申请")
+        replies = browser.replies()
+    assert [r.get("text") for r in replies] == [apology()]
+    assert conversation_state(stack, session_id) == WAITING
+
+
+def test_while_staff_hold_the_conversation_the_channel_says_nothing(stack, browsers):
+    browser = browsers()
+    session_id = browser.start()
+    browser.say("你好")
+    browser.replies()
+    # Held as the console's takeover leaves it: the row says staff, Rasa is paused.
+    with session_scope(database(stack)) as session:
+        conversation = session.get(Conversation, session_id) or Conversation(sender_id=session_id, misses=0)
+        conversation.channel, conversation.state, conversation.holder = "socketio", STAFF, "zhangmin"
+        session.merge(conversation)
+    requests.post(f"{stack.rasa_url}/conversations/{session_id}/tracker/events", params={"token": stack.token},
+                  json={"event": "pause"}, timeout=30).raise_for_status()
+    browser.say("优待证怎么申请")
+    assert browser.nothing_within(10)  # neither the answer nor "please try again"
+    assert conversation_state(stack, session_id) == STAFF

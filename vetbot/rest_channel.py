@@ -1,11 +1,16 @@
-"""Rasa's REST channel, at the same URL (/webhooks/rest/webhook), that never answers a veteran
-with silence. Rasa swallows a failed custom action (the action server down, a database error)
-and may answer nothing; the veteran would not know whether an appeal or a booking was taken.
-Here they are told to try again — and nothing was saved, since every write commits before the
-bot confirms it. credentials.yml names this class instead of `rest:`, and the socket.io channel
-below instead of `socketio:`; both cap a veteran's message as vetbot/message_cap.py says."""
+"""Rasa's REST and socket.io channels, at the same URLs (/webhooks/rest/webhook, /socket.io),
+that never answer a veteran with silence — unless a staff member holds the conversation.
+
+Rasa swallows a failed custom action (the action server down, a database error) and may answer
+nothing; the veteran would not know whether an appeal or a booking was taken. Here they are told
+to try again — nothing was saved, since every write commits before the bot confirms it — and the
+conversation opens for a person in the console (console/handover.py). While staff hold the
+conversation Rasa is paused and answers nothing on purpose: then the channel says nothing either.
+credentials.yml names these classes instead of `rest:` and `socketio:`; both cap a veteran's
+message as vetbot/message_cap.py says."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -16,17 +21,40 @@ from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
 
+from console.handover import held_by_person, open_for_person
 from vetbot.config import hotline
 from vetbot.message_cap import capped
 
 logger = logging.getLogger(__name__)
 
 STAFF_NAME_KEY = "vetbot_staff"  # metadata of a staff reply's `bot` event: the name shown to the veteran
+NO_ANSWER = "机器人出错了，没有回答"  # the note staff see on a conversation opened for them
 SESSION_ID = re.compile(r"[0-9a-f]{32}")  # what Rasa hands out (uuid4().hex) and /chat keeps
 
 
 def apology() -> str:
     return f"抱歉，系统暂时出了点问题，刚才的内容没有办成，请您稍后再发一次。着急的话请拨打服务热线：{hotline()}。"
+
+
+async def no_answer(message: UserMessage, send_apology: Callable[[], Awaitable[Any]]) -> None:
+    """Rasa answered nothing: silence while a staff member holds the conversation, else the
+    apology, and the conversation waits for a person."""
+    sender_id = message.sender_id
+    try:
+        held = await asyncio.to_thread(held_by_person, sender_id)
+    except Exception:
+        logger.exception("could not tell whether staff hold %s", sender_id)
+        held = False
+    if held:
+        logger.info("no reply to %s: a staff member holds the conversation, the bot stays silent", sender_id)
+        return
+    logger.warning("no reply to a %s message from %s: told to try again, opened for a person",
+                   message.input_channel, sender_id)
+    try:
+        await asyncio.to_thread(open_for_person, sender_id, message.input_channel, NO_ANSWER)
+    except Exception:
+        logger.exception("could not open %s for a person", sender_id)
+    await send_apology()
 
 
 class RestInput(RasaRestInput):
@@ -37,8 +65,7 @@ class RestInput(RasaRestInput):
             finally:
                 collector = message.output_channel
                 if isinstance(collector, CollectingOutputChannel) and not collector.messages:
-                    logger.warning("no reply to a REST message from %s: told to try again", message.sender_id)
-                    await collector.send_text_message(message.sender_id, apology())
+                    await no_answer(message, lambda: collector.send_text_message(message.sender_id, apology()))
         return super().blueprint(capped(answered))
 
 
@@ -46,6 +73,14 @@ class SocketIOOutput(RasaSocketIOOutput):
     """Rasa's socket.io output. A message a staff member sent through Rasa's HTTP API (a `bot`
     event whose metadata names them, see console/takeover.py) carries `staff_name`, so the web chat
     shows who wrote it; the staff login name stays out of the browser."""
+
+    def __init__(self, sio: Any, bot_message_evt: str) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.sent = 0  # messages emitted: none after a turn means Rasa answered nothing
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        self.sent += 1
+        await super()._send_message(socket_id, response)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         staff_name = kwargs.get(STAFF_NAME_KEY)
@@ -85,7 +120,17 @@ class SocketIOInput(RasaSocketIOInput):
         return SocketIOOutput(self.sio, self.bot_message_evt)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]):
-        blueprint = super().blueprint(capped(on_new_message))
+        on_capped_message = capped(on_new_message)
+
+        async def answered(message: UserMessage) -> None:
+            output = message.output_channel = SocketIOOutput(self.sio, self.bot_message_evt)  # counts
+            try:
+                await on_capped_message(message)
+            finally:
+                if not output.sent:
+                    await no_answer(message, lambda: output.send_text_message(message.sender_id, apology()))
+
+        blueprint = super().blueprint(answered)
         sio, namespace = self.sio, self.namespace or "/"
         # No cookies on this server, so no credentials across origins either.
         sio.eio.cors_allowed_origins = getattr(self, "cors_allowed_origins", "*")
