@@ -86,10 +86,22 @@ def _has_events_table(connection) -> bool:
     return inspect(connection).has_table("events")
 
 
+def _latest_event_id(url: str) -> int:
+    with _events_engine(url).connect() as connection:
+        if not _has_events_table(connection):
+            return 0
+        return connection.execute(text("SELECT COALESCE(MAX(id), 0) FROM events")).scalar_one()
+
+
+# The cursor this process last committed, per events database: while the broker has written
+# nothing newer, a poll does not open a write transaction on the shared storage (4 times a second).
+_applied: dict[str, int] = {}
+
+
 def poll_once(events_url: str | None = None) -> PollResult:
     """Apply the next batch of broker events, in one transaction with the cursor."""
     url = events_url or settings().events_url
-    if not _events_exist(url):
+    if not _events_exist(url) or _latest_event_id(url) <= _applied.get(url, -1):
         return PollResult()
     with session_scope() as session:
         cursor = session.execute(select(FeedCursor).where(FeedCursor.name == FEED_NAME).with_for_update()
@@ -102,6 +114,8 @@ def poll_once(events_url: str | None = None) -> PollResult:
         if rows:
             _Applier(session, result).apply(rows)
             cursor.last_id = rows[-1][0]
+        last_id = cursor.last_id
+    _applied[url] = last_id
     return result
 
 

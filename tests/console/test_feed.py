@@ -117,7 +117,8 @@ def test_a_handover_while_staff_hold_it_keeps_it_with_them(broker):
 def test_the_cursor_resumes_and_nothing_is_read_twice(broker):
     publish(broker, "v1", user("第一句", T0), BotUttered("好的", timestamp=T0 + 1))
     assert poll_once().read == 2
-    assert poll_once().read == 0  # as after a restart: the cursor is in the database
+    feed_module._applied.clear()  # as after a restart: the cursor is in the database
+    assert poll_once().read == 0
     publish(broker, "v1", user("第二句", T0 + 2))
     assert poll_once().read == 1
     assert [m.text for m in transcript("v1")] == ["第一句", "好的", "第二句"]
@@ -130,6 +131,7 @@ def test_events_read_again_are_not_stored_twice(broker):
     poll_once()
     with session_scope() as session:
         session.get(FeedCursor, feed_module.FEED_NAME).last_id = 0  # a cursor lost: the rows come again
+    feed_module._applied.clear()  # … to a console started afresh
     assert poll_once().read == 2
     assert len(transcript("v1")) == 2
     with session_scope() as session:
