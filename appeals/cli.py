@@ -4,23 +4,23 @@ Phones are masked (138****5678) in `list` and `export` unless `--show-phone`; `s
 one appeal's phone in full (how staff prepare a call). Descriptions were stored with ID numbers
 and phones already masked, so no clear ID number can appear. Lists are in queue order: urgent
 first, then the nearest deadline. Every refusal is one Chinese line on stderr and exit code 1
-(the database errors as `vetbot bookings`)."""
+(the database errors as `vetbot bookings`). What an appeal looks like (dict, CSV, trail) is
+appeals/present.py, shared with the console."""
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
-from appeals.urgency import label
 from datetime import date, datetime
 
+from appeals.present import as_dict, csv_text, event_dict, event_text
+from appeals.service import assignee_id, category_id, state_id
+from appeals.urgency import label
 from booking.calendar import TZ
-from booking.cli import Refusal, _local, _location_code, _session, _staff, _task_done
+from booking.cli import Refusal, _session, _staff, _task_done
 from booking.cli import _run as _run_booking_style
-
-CSV_HEADER = ["编号", "紧急", "分类", "状态", "期限", "超期", "承办", "镇(街道)", "姓名", "手机", "上门",
-              "渠道", "登记时间", "诉求内容"]
+from booking.present import local_time
+from booking.service import location_code
 STAT_HEADER = {"total": "件数", "closed": "办结", "on_time": "按期", "late": "超期", "on_time_rate": "按期率",
                "satisfied": "满意", "unsatisfied": "不满意", "satisfaction_rate": "满意率"}
 
@@ -108,83 +108,23 @@ def _workflow():
     return load_workflow()
 
 
-def _state_id(text: str) -> str:
-    """A state by id or by label (已派单)."""
-    workflow = _workflow()
-    for state in workflow.states.values():
-        if text in (state.id, state.label):
-            return state.id
-    known = "、".join(f"{s.id}（{s.label}）" for s in workflow.states.values())
-    raise Refusal(f"没有“{text}”这个状态。可以是：{known}")
-
-
-def _category_id(text: str | None) -> str | None:
-    if text is None:
-        return None
-    for category in _workflow().categories:
-        if text in (category.id, category.label):
-            return category.id
-    known = "、".join(f"{c.id}（{c.label}）" for c in _workflow().categories)
-    raise Refusal(f"没有“{text}”这个分类。可以是：{known}")
-
-
 def _appeals(args: argparse.Namespace, session) -> list:
     from appeals.service import list_appeals
 
     return list_appeals(
-        session, statuses=[_state_id(s) for s in args.status] if args.status else None,
-        category=_category_id(args.category), station_code=_location_code(args.town),
+        session, statuses=[state_id(s) for s in args.status] if args.status else None,
+        category=category_id(args.category), station_code=location_code(args.town),
         urgent=True if args.urgent else None, overdue_on=_today() if args.overdue else None)
-
-
-def _as_dict(appeal, show_phone: bool, today: date) -> dict:
-    """One appeal as staff see it: the phone masked unless asked."""
-    from appeals.texts import assignee_text
-
-    workflow = _workflow()
-    return {
-        "reference": appeal.reference,
-        "urgent": appeal.urgent,
-        "urgent_signals": list(appeal.urgent_signals),
-        "category": appeal.category,
-        "category_label": workflow.category(appeal.category).label,
-        "status": appeal.status,
-        "status_label": workflow.state(appeal.status).label,
-        "deadline": appeal.deadline.isoformat() if appeal.deadline else None,
-        "overdue": bool(appeal.deadline and appeal.deadline < today and not appeal.closed),
-        "assignee": appeal.assignee,
-        "assignee_label": assignee_text(appeal.assignee) if appeal.assignee else None,
-        "town": appeal.town,
-        "station_code": appeal.station_code,
-        "name": appeal.name,
-        "phone": appeal.phone if show_phone else appeal.phone_masked,
-        "visit_wanted": appeal.visit_wanted,
-        "channel": appeal.channel,
-        "created_at": _local(appeal.created_at),
-        "description": appeal.description,
-    }
-
-
-def _csv(records: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for r in records:
-        writer.writerow([r["reference"], "是" if r["urgent"] else "", r["category_label"], r["status_label"],
-                         r["deadline"] or "", "是" if r["overdue"] else "", r["assignee_label"] or "",
-                         r["town"], r["name"], r["phone"], "是" if r["visit_wanted"] else "",
-                         r["channel"] or "", r["created_at"], r["description"]])
-    return out.getvalue()
 
 
 def _list(args: argparse.Namespace) -> None:
     today = _today()
     with _session() as session:
-        records = [_as_dict(a, args.show_phone, today) for a in _appeals(args, session)]
+        records = [as_dict(a, args.show_phone, today) for a in _appeals(args, session)]
     if args.json:
         print(json.dumps(records, ensure_ascii=False, indent=2))
     elif args.csv:
-        sys.stdout.write(_csv(records))
+        sys.stdout.write(csv_text(records))
     elif not records:
         print("没有符合条件的诉求。")
     else:
@@ -205,7 +145,7 @@ def _short(text: str, limit: int = 40) -> str:
 def _export(args: argparse.Namespace) -> None:
     today = _today()
     with _session() as session:
-        text = _csv([_as_dict(a, args.show_phone, today) for a in _appeals(args, session)])
+        text = csv_text([as_dict(a, args.show_phone, today) for a in _appeals(args, session)])
     if args.csv_file is None:
         sys.stdout.write(text)
         return
@@ -225,12 +165,9 @@ def _show(args: argparse.Namespace) -> None:
         appeal = get_by_reference(session, args.reference)
         if appeal is None:
             raise NotFound()
-        record = _as_dict(appeal, show_phone=True, today=today)
+        record = as_dict(appeal, show_phone=True, today=today)
         record["told"] = status_text(appeal, today)
-        events = [{"at": _local(e.at), "actor": e.actor, "role": e.role, "action": e.action,
-                   "from": e.from_state, "to": e.to_state,
-                   "deadline": e.deadline.isoformat() if e.deadline else None, "note": e.note}
-                  for e in appeal.events]
+        events = [event_dict(e) for e in appeal.events]
     if args.json:
         print(json.dumps({**record, "events": events}, ensure_ascii=False, indent=2))
         return
@@ -249,44 +186,18 @@ def _show(args: argparse.Namespace) -> None:
     print(f"老兵看到  {record['told']}")
     print("记录：")
     for e in events:
-        print(f"  {e['at']}  {e['actor']}（{e['role']}）  {_event_text(e)}")
-
-
-def _event_text(e: dict) -> str:
-    workflow = _workflow()
-    if e["action"] == "filed":
-        text = f"登记，{workflow.state(e['to']).label}"
-    elif e["action"] == "moved":
-        text = f"{workflow.state(e['from']).label} → {workflow.state(e['to']).label}"
-    else:
-        text = {"added": "老兵补充", "extended": "延期"}[e["action"]]
-    if e["deadline"] and e["action"] != "added":
-        text += f"，期限 {e['deadline']}"
-    return f"{text}：{e['note']}" if e["note"] else text
+        print(f"  {e['at']}  {e['actor']}（{e['role']}）  {event_text(e)}")
 
 
 def _update(args: argparse.Namespace) -> None:
     from appeals.service import transition
 
     with _session() as session:
-        appeal = transition(session, args.reference, _state_id(args.to), actor=_staff(args.by),
-                            role=args.role, note=args.note, assignee=_assignee(args.assignee))
+        appeal = transition(session, args.reference, state_id(args.to), actor=_staff(args.by),
+                            role=args.role, note=args.note, assignee=assignee_id(args.assignee))
         label = _workflow().state(appeal.status).label
         print(f"诉求 {appeal.reference} 已改为“{label}”，期限 {appeal.deadline or '未定'}。操作人：{args.by}")
         print(_told(appeal))
-
-
-def _assignee(text: str | None) -> str | None:
-    """A station by its id or a place in its town (乍浦 → zhapu); a department or a person as written."""
-    from booking.cli import _catalogue
-
-    if not text:
-        return text
-    catalogue = _catalogue()
-    if any(loc.id == text for loc in catalogue.locations):
-        return text
-    station = catalogue.nearest_location(text)
-    return station.id if station else text
 
 
 def _told(appeal) -> str:
@@ -354,6 +265,6 @@ def _tasks(args: argparse.Namespace) -> None:
             return
         for task in tasks:
             who = f"  交 {task.assignee}" if task.assignee else ""
-            print(f"[{task.id}] {_local(task.created_at)}  {TASK_LABELS[task.kind]}  编号 {task.reference}{who}")
+            print(f"[{task.id}] {local_time(task.created_at)}  {TASK_LABELS[task.kind]}  编号 {task.reference}{who}")
             print("    " + task.text.replace("\n", "\n    "))
         print(f"共 {len(tasks)} 条。办完后：vetbot appeals tasks --done 编号 --by 姓名")

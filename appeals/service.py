@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,6 +24,7 @@ from appeals.workflow import CalendarUnknown, Workflow, add_working_days, load_w
 from booking import reference as ref
 from booking.calendar import TZ
 from booking.models import Booking
+from booking.service import catalogue
 from booking.pii import normalize_phone, redact
 from vetbot.storage.base import utcnow
 
@@ -39,6 +39,45 @@ class AppealError(Exception):
 class NotFound(AppealError):
     def __init__(self) -> None:
         super().__init__("没有找到这个诉求，请核对编号。")
+
+
+class Refusal(AppealError):
+    """A state or category staff named that the workflow does not have; the console answers it
+    400, other AppealErrors 409."""
+
+
+def state_id(text: str) -> str:
+    """A state by id or by label (已派单)."""
+    workflow = load_workflow()
+    for state in workflow.states.values():
+        if text in (state.id, state.label):
+            return state.id
+    known = "、".join(f"{s.id}（{s.label}）" for s in workflow.states.values())
+    raise Refusal(f"没有“{text}”这个状态。可以是：{known}")
+
+
+def category_id(text: str | None) -> str | None:
+    """A category by id or by label (生活困难)."""
+    if text is None:
+        return None
+    workflow = load_workflow()
+    for category in workflow.categories:
+        if text in (category.id, category.label):
+            return category.id
+    known = "、".join(f"{c.id}（{c.label}）" for c in workflow.categories)
+    raise Refusal(f"没有“{text}”这个分类。可以是：{known}")
+
+
+def assignee_id(text: str | None) -> str | None:
+    """Who handles an appeal, as stored: a station by its id or a place in its town (乍浦 → zhapu);
+    a department or a person as written."""
+    if not text:
+        return text
+    places = catalogue()
+    if any(loc.id == text for loc in places.locations):
+        return text
+    station = places.nearest_location(text)
+    return station.id if station else text
 
 
 def _insert(session: Session):
@@ -108,15 +147,8 @@ def _unused_reference(session: Session) -> str:
             return candidate
 
 
-@lru_cache(maxsize=None)
-def _catalogue():
-    from booking.catalogue import load_catalogue
-
-    return load_catalogue()
-
-
 def _station_of(town: str) -> str | None:
-    location = _catalogue().nearest_location(town)
+    location = catalogue().nearest_location(town)
     return location.id if location else None
 
 
@@ -340,8 +372,8 @@ def remind_overdue(session: Session, today: date) -> int:
 
 
 __all__ = [
-    "AppealError", "NotFound", "add_to_appeal", "answer_follow_up", "awaiting_feedback", "extend",
-    "file_appeal", "find_by_phone",
+    "AppealError", "NotFound", "Refusal", "add_to_appeal", "answer_follow_up",
+    "assignee_id", "awaiting_feedback", "category_id", "extend", "file_appeal", "find_by_phone",
     "get_by_reference", "list_appeals", "next_steps_text", "overdue", "queue", "remind_overdue",
-    "stats", "status_text", "transition",
+    "state_id", "stats", "status_text", "transition",
 ]

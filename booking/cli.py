@@ -5,30 +5,28 @@ clear. Phone numbers are masked (138****5678) in `list` and `export`, where many
 once (a CSV file travels); `--show-phone` gives them in full for a call-back list. `show REF` gives
 the one booking's phone in full: looking a booking up by its reference is how staff prepare a call.
 
-Dates and times are Asia/Shanghai. Every refusal is one Chinese line on stderr and exit code 1."""
+Dates and times are Asia/Shanghai. Every refusal is one Chinese line on stderr and exit code 1.
+What a booking looks like (dict, CSV, trail) is booking/present.py, shared with the console."""
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 import unicodedata
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 
 from booking.calendar import TZ, WEEKDAYS
 from booking.models import ARRIVED, DONE, NO_SHOW, STATUSES
-from booking.service import STATUS_LABELS
+from booking.present import as_dict, change_text, csv_text, local_time
+from booking.service import STATUS_LABELS, Refusal, location_code, service_code
+
+# Still read as booking.cli._catalogue / _name by console/routes_dashboard.py (not this module's
+# owner): remove once it imports booking.service.catalogue and booking.present.name_of.
+from booking.present import name_of as _name  # noqa: F401
+from booking.service import catalogue as _catalogue  # noqa: F401
 
 STAFF_STATUSES = (ARRIVED, DONE, NO_SHOW)  # `bookings status`; cancelling has its own command
 TASK_KINDS = {"booking_reminder": "预约提醒", "booking_changed": "预约变更"}  # `bookings calls` lists these
-CSV_HEADER = ["预约号", "日期", "时间", "地点", "事项", "姓名", "手机", "身份证号", "状态", "渠道",
-              "预约提交时间"]
-
-
-class Refusal(Exception):
-    """What the staff member asked for cannot be done; str() is the Chinese message."""
 
 
 def register(groups) -> None:
@@ -122,10 +120,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_move(args: argparse.Namespace) -> int:
-    """Staff move a booking to another free slot of the same place: the calendar's checks, the
-    capacity in the same transaction, the audit trail, and the veteran told (booking.notices)."""
+    """Staff move a booking to another free slot of the same place (booking.service.staff_reschedule:
+    the calendar's checks, the capacity, the audit trail), and the veteran is told (booking.notices)."""
     from booking import service
-    from booking.calendar import NotBookable, check_slot
 
     try:
         start = datetime.combine(date.fromisoformat(args.date), datetime.strptime(args.time, "%H:%M").time(), TZ)
@@ -135,16 +132,7 @@ def cmd_move(args: argparse.Namespace) -> int:
 
     def move():
         with _session() as session:
-            booking = service.get_by_reference(session, args.reference)
-            if booking is None:
-                raise service.NotFound()
-            location = _catalogue().location(booking.location_code)
-            try:
-                check_slot(start, datetime.now(TZ), location.hours)
-            except NotBookable as refusal:
-                raise Refusal(str(refusal)) from None
-            booking = service.reschedule(session, args.reference, date=start.date(), start_time=start.time(),
-                                         capacity=location.capacity_per_slot, actor=_staff(args.by))
+            booking = service.staff_reschedule(session, args.reference, start, actor=_staff(args.by))
             notified = _notify_change(session, booking)
             print(f"已把预约 {booking.reference} 改到 {booking.date} {booking.start_time:%H:%M}。操作人：{args.by}")
             print(notified)
@@ -196,7 +184,7 @@ def _calls(args: argparse.Namespace) -> None:
             return
         for task in tasks:
             booking = get_by_reference(session, task.reference)
-            print(f"[{task.id}] {_local(task.created_at)}  {TASK_KINDS[task.kind]}  "
+            print(f"[{task.id}] {local_time(task.created_at)}  {TASK_KINDS[task.kind]}  "
                   f"预约号 {task.reference}  {booking.name}  {booking.phone_masked}")
             print("    " + task.text.replace("\n", "\n    "))
         print(f"共 {len(tasks)} 条。完整手机号：vetbot bookings show 预约号；"
@@ -276,18 +264,18 @@ def _bookings(args: argparse.Namespace, session) -> list:
     if date_from and date_to and date_from > date_to:
         raise Refusal(f"--from {date_from} 晚于 --to {date_to}，请检查日期范围。")
     return list_bookings(session, date=day, date_from=date_from, date_to=date_to,
-                         location_code=_location_code(args.location),
-                         service_code=_service_code(args.service), statuses=args.status)
+                         location_code=location_code(args.location),
+                         service_code=service_code(args.service), statuses=args.status)
 
 
 def _print_list(args: argparse.Namespace) -> None:
     with _session() as session:
         bookings = _bookings(args, session)
         if args.json:
-            print(json.dumps([_as_dict(b, args.show_phone) for b in bookings],
+            print(json.dumps([as_dict(b, args.show_phone) for b in bookings],
                              ensure_ascii=False, indent=2))
         elif args.csv:
-            sys.stdout.write(_csv(bookings, args.show_phone))
+            sys.stdout.write(csv_text(bookings, args.show_phone))
         else:
             _print_table(bookings, args.show_phone)
 
@@ -295,7 +283,7 @@ def _print_list(args: argparse.Namespace) -> None:
 def _export(args: argparse.Namespace) -> None:
     with _session() as session:
         bookings = _bookings(args, session)
-        text = _csv(bookings, args.show_phone)
+        text = csv_text(bookings, args.show_phone)
     if args.csv_file is None:
         sys.stdout.write(text)
         return
@@ -307,46 +295,13 @@ def _export(args: argparse.Namespace) -> None:
     print(f"已导出 {len(bookings)} 条预约到 {args.csv_file}")
 
 
-def _as_dict(booking, show_phone: bool) -> dict:
-    """One booking as staff see it: no clear ID ever, the phone masked unless asked."""
-    catalogue = _catalogue()
-    return {
-        "reference": booking.reference,
-        "status": booking.status,
-        "status_label": STATUS_LABELS[booking.status],
-        "service_code": booking.service_code,
-        "service": _name(catalogue.service, booking.service_code),
-        "location_code": booking.location_code,
-        "location": _name(catalogue.location, booking.location_code),
-        "date": booking.date.isoformat(),
-        "start_time": booking.start_time.strftime("%H:%M"),
-        "name": booking.name,
-        "phone": booking.phone if show_phone else booking.phone_masked,
-        "id_number": booking.id_masked,
-        "channel": booking.channel,
-        "created_at": _local(booking.created_at),
-    }
-
-
-def _csv(bookings, show_phone: bool) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for booking in bookings:
-        r = _as_dict(booking, show_phone)
-        writer.writerow([r["reference"], r["date"], r["start_time"], r["location"], r["service"],
-                         r["name"], r["phone"], r["id_number"], r["status_label"],
-                         r["channel"] or "", r["created_at"]])
-    return out.getvalue()
-
-
 def _print_table(bookings, show_phone: bool) -> None:
     if not bookings:
         print("没有符合条件的预约。")
         return
     rows = [["预约号", "日期", "时间", "地点", "事项", "姓名", "手机", "状态"]]
     for booking in bookings:
-        r = _as_dict(booking, show_phone)
+        r = as_dict(booking, show_phone)
         rows.append([r["reference"], f"{r['date']} {_weekday(booking.date)}", r["start_time"],
                      r["location"].replace("退役军人", ""), r["service"], r["name"], r["phone"],
                      r["status_label"]])
@@ -365,9 +320,9 @@ def _show(args: argparse.Namespace) -> None:
         booking = get_by_reference(session, args.reference)
         if booking is None:
             raise NotFound()
-        record = _as_dict(booking, show_phone=True)
-        events = [{"at": _local(e.at), "actor": e.actor, "action": e.action,
-                   "change": _change(e.before, e.after)} for e in booking.events]
+        record = as_dict(booking, show_phone=True)
+        events = [{"at": local_time(e.at), "actor": e.actor, "action": e.action,
+                   "change": change_text(e.before, e.after)} for e in booking.events]
     if args.json:
         print(json.dumps({**record, "events": events}, ensure_ascii=False, indent=2))
         return
@@ -384,21 +339,6 @@ def _show(args: argparse.Namespace) -> None:
         print(f"  {e['at']}  {e['actor']}  {e['change']}")
 
 
-def _change(before: dict | None, after: dict) -> str:
-    """What one audit event did, in words: 预约 / 改期 from → to / 状态 from → to, with a reason."""
-    if before is None:
-        text = f"预约 {after['date']} {after['start_time']}"
-    elif before["status"] != after["status"]:
-        text = f"状态 {STATUS_LABELS[before['status']]} → {STATUS_LABELS[after['status']]}"
-    else:
-        moved = [f"{before[k]} → {after[k]}" for k in ("location_code", "date", "start_time")
-                 if before[k] != after[k]]
-        text = "改期 " + "，".join(moved)
-    if after.get("reason"):
-        text += f"，原因：{after['reason']}"
-    return text
-
-
 # ---- values ---------------------------------------------------------------------------------
 
 def _day(text: str | None, option: str) -> date | None:
@@ -408,55 +348,6 @@ def _day(text: str | None, option: str) -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise Refusal(f"{option} 的日期“{text}”看不懂，请写成 2026-12-09 这样的 年-月-日。") from None
-
-
-@lru_cache(maxsize=None)
-def _catalogue():
-    from booking.catalogue import load_catalogue
-
-    return load_catalogue()
-
-
-def _name(lookup, code: str) -> str:
-    """The catalogue's name for a code; the code itself if the catalogue no longer lists it."""
-    try:
-        return lookup(code).name
-    except KeyError:
-        return code
-
-
-def _location_code(text: str | None) -> str | None:
-    if text is None:
-        return None
-    catalogue = _catalogue()
-    for location in catalogue.locations:
-        if text in (location.id, location.name):
-            return location.id
-    location = catalogue.nearest_location(text)
-    if location is None:
-        known = "、".join(f"{loc.id}（{loc.name}）" for loc in catalogue.locations)
-        raise Refusal(f"没有叫“{text}”的地点。可用的地点：{known}")
-    return location.id
-
-
-def _service_code(text: str | None) -> str | None:
-    if text is None:
-        return None
-    catalogue = _catalogue()
-    for service in catalogue.services:
-        if text == service.id:
-            return service.id
-    found = catalogue.find_service(text)
-    if len(found) == 1:
-        return found[0].id
-    candidates = found or catalogue.services
-    listed = "、".join(f"{s.id}（{s.name}）" for s in candidates)
-    problem = f"“{text}”对应多个事项，请写明是哪一个" if found else f"没有叫“{text}”的事项"
-    raise Refusal(f"{problem}：{listed}")
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _weekday(day: date) -> str:

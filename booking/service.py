@@ -1,10 +1,13 @@
 """The booking service: every function takes an open session (see vetbot.storage.session_scope) and
 plain values, and leaves committing to the caller, so the dialogue, the console and the CLI share it.
-Validation of service, location, date and time against the catalogue and calendar is the caller's;
-this layer checks only what storage needs. Every change writes a BookingEvent (the audit trail)."""
+Validation of service, location, date and time against the catalogue and calendar is the caller's
+(the dialogue asks again in its own words), except for staff: `staff_reschedule` is the calendar's
+check and the move in one, and `location_code` / `service_code` read the place or service staff
+typed. Every change writes a BookingEvent (the audit trail)."""
 from __future__ import annotations
 
-from datetime import date as Date, time as Time
+from datetime import date as Date, datetime, time as Time
+from functools import lru_cache
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -12,6 +15,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, contains_eager
 
 from booking import reference as ref
+from booking.calendar import TZ, NotBookable, check_slot
+from booking.catalogue import Catalogue, load_catalogue
 from booking.models import (
     ARRIVED, BOOKED, CANCELLED, DONE, NO_SHOW, STATUSES, Booking, BookingEvent, Slot,
 )
@@ -41,6 +46,55 @@ class NotFound(BookingError):
 
 class InvalidTransition(BookingError):
     pass
+
+
+class NotOffered(BookingError):
+    """A time staff may not book: past, a rest day, outside the place's hours (the calendar's words)."""
+
+
+class Refusal(BookingError):
+    """What staff asked for is not there as written (an unknown place or service, a date the CLI
+    cannot read); str() is the Chinese message. The console answers it 400, other errors 409."""
+
+
+@lru_cache(maxsize=None)
+def catalogue() -> Catalogue:
+    """The services and places (catalogue.yml, locations.yml), read once per process."""
+    return load_catalogue()
+
+
+def location_code(text: str | None) -> str | None:
+    """A place by its id or name, or the station of a town or village named (乍浦 → zhapu);
+    Refusal listing the places when nothing fits."""
+    if text is None:
+        return None
+    places = catalogue()
+    for location in places.locations:
+        if text in (location.id, location.name):
+            return location.id
+    location = places.nearest_location(text)
+    if location is None:
+        known = "、".join(f"{loc.id}（{loc.name}）" for loc in places.locations)
+        raise Refusal(f"没有叫“{text}”的地点。可用的地点：{known}")
+    return location.id
+
+
+def service_code(text: str | None) -> str | None:
+    """A service by its id, name or a word for it; Refusal naming the candidates when none or
+    several fit."""
+    if text is None:
+        return None
+    services = catalogue()
+    for service in services.services:
+        if text == service.id:
+            return service.id
+    found = services.find_service(text)
+    if len(found) == 1:
+        return found[0].id
+    candidates = found or services.services
+    listed = "、".join(f"{s.id}（{s.name}）" for s in candidates)
+    problem = f"“{text}”对应多个事项，请写明是哪一个" if found else f"没有叫“{text}”的事项"
+    raise Refusal(f"{problem}：{listed}")
 
 
 def _take_seat(session: Session, location_code: str, date: Date, start_time: Time,
@@ -172,6 +226,28 @@ def reschedule(session: Session, reference: str, *, date: Date, start_time: Time
     return booking
 
 
+def staff_reschedule(session: Session, reference: str, start: datetime, *, actor: str,
+                     now: datetime | None = None) -> Booking:
+    """Staff move a booking to another slot of the same place (the veteran rang): the place must
+    still be in locations.yml, `start` a future slot of its hours on a bookable day (NotOffered
+    with the calendar's words), and the seat is taken as `reschedule` does. Telling the veteran
+    is the caller's (booking.notices)."""
+    booking = get_by_reference(session, reference)
+    if booking is None:
+        raise NotFound()
+    try:
+        location = catalogue().location(booking.location_code)
+    except KeyError:  # the place left locations.yml after the booking was made
+        raise InvalidTransition("这个预约的地点已不再接受预约，不能改时间，请取消后重新预约。") from None
+    try:
+        check_slot(start, now or datetime.now(TZ), location.hours)
+    except NotBookable as refusal:
+        raise NotOffered(str(refusal)) from None
+    start = start.astimezone(TZ)
+    return reschedule(session, reference, date=start.date(), start_time=start.time(),
+                      capacity=location.capacity_per_slot, actor=actor)
+
+
 def set_status(session: Session, reference: str, status: str, *, actor: str,
                reason: str | None = None) -> Booking:
     """booked → arrived → done, or booked → no_show / cancelled; a cancel frees the seat."""
@@ -226,6 +302,7 @@ def seats_taken(session: Session, location_code: str, date: Date) -> dict[Time, 
 
 __all__ = [
     "ARRIVED", "BOOKED", "CANCELLED", "DONE", "NO_SHOW", "BookingError", "InvalidTransition",
-    "NotFound", "STATUS_LABELS", "SlotFull", "cancel", "create_booking", "find_by_phone",
-    "get_by_reference", "list_bookings", "reschedule", "seats_taken", "set_status",
+    "NotFound", "NotOffered", "Refusal", "STATUS_LABELS", "SlotFull", "cancel", "catalogue",
+    "create_booking", "find_by_phone", "get_by_reference", "list_bookings", "location_code",
+    "reschedule", "seats_taken", "service_code", "set_status", "staff_reschedule",
 ]

@@ -4,8 +4,13 @@ appeals/workflow.yml.
 A console role acts as a workflow role: 接线员 as hotline (受理), 管理员 as leader (分管领导, who
 may make every step and approve extensions). The detail lists only the steps this staff member may
 take from the current state; the service refuses any other with the workflow's reason (409). What
-an appeal looks like to staff, its filters and its CSV are the CLI's (appeals/cli.py). Phones are
-masked in every response; free text is masked again on the way out. Changes and exports are audited."""
+an appeal looks like to staff and its CSV (appeals/present.py) and the look-ups of states,
+categories, towns and assignees (appeals/service.py, booking/service.py) are the ones `vetbot appeals`
+uses. Phones are masked in every response; free text is masked again on the way out. Changes and
+exports are audited.
+
+Re-assignment: the workflow has no step that changes the assignee outside 派单; an appeal goes to
+someone else by 退单 (back to 已受理, by the station or a leader, with a reason) and a new 派单."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -15,12 +20,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from appeals import cli as appeals_cli
-from appeals import service
+from appeals import present, service
 from appeals import urgency
 from appeals.models import ADDED
 from appeals.workflow import load_workflow
-from booking import cli as booking_cli
+from booking import service as booking_service
 from booking.calendar import TZ
 from booking.pii import redact
 from console import audit
@@ -124,13 +128,13 @@ def _actor(staff: StaffPrincipal) -> str:
 def _refusal(error: Exception) -> HTTPException:
     if isinstance(error, service.NotFound):
         return HTTPException(404, str(error))
-    if isinstance(error, booking_cli.Refusal):
+    if isinstance(error, (service.Refusal, booking_service.Refusal)):
         return HTTPException(400, str(error))
     return HTTPException(409, str(error))  # the workflow's or the service's reason
 
 
 def _out(appeal, today: date) -> dict:
-    record = appeals_cli._as_dict(appeal, show_phone=False, today=today)
+    record = present.as_dict(appeal, show_phone=False, today=today)
     return {**record, "description": redact(record["description"]),
             "urgent_signals": [urgency.label(s) for s in record["urgent_signals"]]}
 
@@ -139,11 +143,9 @@ def _detail(appeal, staff: StaffPrincipal) -> dict:
     workflow, role, today = load_workflow(), _role(staff), _today()
     events = []
     for e in appeal.events:
-        event = {"at": booking_cli._local(e.at), "actor": e.actor, "role": e.role, "action": e.action,
-                 "from": e.from_state, "to": e.to_state,
-                 "deadline": e.deadline.isoformat() if e.deadline else None,
-                 "note": redact(e.note) if e.note else None}
-        text = appeals_cli._event_text(event)
+        event = present.event_dict(e)
+        event["note"] = redact(event["note"]) if event["note"] else None
+        text = present.event_text(event)
         if e.action == ADDED and e.actor.startswith("staff:"):  # a note staff wrote, not the veteran's
             text = f"工作人员记录：{event['note']}"
         events.append({**event, "from_state": e.from_state, "to_state": e.to_state, "text": text})
@@ -177,12 +179,12 @@ def _filter_note(filters: tuple) -> dict:
 def _filtered(session, status, category, town, urgent, overdue, assignee) -> list:
     try:
         appeals = service.list_appeals(
-            session, statuses=[appeals_cli._state_id(s) for s in status] if status else None,
-            category=appeals_cli._category_id(category),
-            station_code=booking_cli._location_code(town) if town else None,
+            session, statuses=[service.state_id(s) for s in status] if status else None,
+            category=service.category_id(category),
+            station_code=booking_service.location_code(town) if town else None,
             urgent=urgent, overdue_on=_today() if overdue else None)
-        wanted = appeals_cli._assignee(assignee.strip()) if assignee and assignee.strip() else None
-    except booking_cli.Refusal as refusal:
+        wanted = service.assignee_id(assignee.strip()) if assignee and assignee.strip() else None
+    except (service.Refusal, booking_service.Refusal) as refusal:
         raise _refusal(refusal) from None
     return [a for a in appeals if wanted is None or a.assignee == wanted]
 
@@ -203,7 +205,7 @@ def appeal_options(staff: StaffPrincipal = Depends(current_staff)) -> dict:
     workflow = load_workflow()
     return {"states": [{"value": s.id, "label": s.label} for s in workflow.states.values()],
             "categories": [{"value": c.id, "label": c.label} for c in workflow.categories],
-            "towns": [{"value": loc.id, "label": loc.name} for loc in booking_cli._catalogue().locations]}
+            "towns": [{"value": loc.id, "label": loc.name} for loc in booking_service.catalogue().locations]}
 
 
 @router.get("/api/appeals", response_model=AppealPage, summary="诉求列表（紧急的在前，再按期限）")
@@ -221,7 +223,7 @@ def export_appeals(filters: tuple = Depends(_filters), staff: StaffPrincipal = D
     today = _today()
     with session_scope() as session:
         appeals = _filtered(session, *filters)
-        text = appeals_cli._csv([_out(a, today) for a in appeals])
+        text = present.csv_text([_out(a, today) for a in appeals])
         audit.record(session, staff, "export", "appeal", None, {"rows": len(appeals), "filters": _filter_note(filters)})
     return csv_response(text, "appeals")
 
@@ -249,7 +251,7 @@ def transition(reference: str, body: TransitionIn, staff: StaffPrincipal = Depen
         try:
             appeal = service.transition(session, reference, body.to_state, actor=_actor(staff),
                                         role=_role(staff), note=body.note,
-                                        assignee=appeals_cli._assignee(body.assignee))
+                                        assignee=service.assignee_id(body.assignee))
         except service.AppealError as error:
             raise _refusal(error) from None
         audit.record(session, staff, "appeal_transition", "appeal", appeal.reference,
@@ -288,7 +290,7 @@ def assign(reference: str, body: AssignIn, staff: StaffPrincipal = Depends(curre
         try:
             appeal = service.transition(session, reference, step.target, actor=_actor(staff),
                                         role=_role(staff), note=body.note,
-                                        assignee=appeals_cli._assignee(body.assignee))
+                                        assignee=service.assignee_id(body.assignee))
         except service.AppealError as error:
             raise _refusal(error) from None
         audit.record(session, staff, "appeal_assign", "appeal", appeal.reference,

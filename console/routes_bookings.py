@@ -1,7 +1,8 @@
 """Console API and page: bookings (预约) for staff, over booking.service.
 
-What a booking looks like to staff, its filters and its CSV are the CLI's (booking/cli.py), so the
-console and `vetbot bookings` show the same thing. Phones are masked in every response, the CSV
+What a booking looks like to staff and its CSV (booking/present.py), the filters' place and service
+look-ups and the calendar's check before a reschedule (booking/service.py) are the ones
+`vetbot bookings` uses, so the console and the CLI show and refuse the same things. Phones are masked in every response, the CSV
 included (the CLI's --show-phone has no counterpart here). Every change and export is audited."""
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from booking import cli as booking_cli
-from booking import service
-from booking.calendar import TZ, NotBookable, check_slot
+from booking import present, service
+from booking.calendar import TZ
 from booking.models import STATUSES
 from booking.pii import redact
 from console import audit
@@ -88,18 +88,18 @@ def _refusal(error: Exception) -> HTTPException:
     """A service refusal as the staff member should read it (the service's Chinese text)."""
     if isinstance(error, service.NotFound):
         return HTTPException(404, str(error))
-    if isinstance(error, booking_cli.Refusal):
+    if isinstance(error, service.Refusal):
         return HTTPException(400, str(error))
     return HTTPException(409, str(error))
 
 
 def _out(booking) -> dict:
-    return booking_cli._as_dict(booking, show_phone=False)
+    return present.as_dict(booking, show_phone=False)
 
 
 def _detail(booking) -> dict:
-    events = [{"at": booking_cli._local(e.at), "actor": e.actor, "action": e.action,
-               "change": redact(booking_cli._change(e.before, e.after))} for e in booking.events]
+    events = [{"at": present.local_time(e.at), "actor": e.actor, "action": e.action,
+               "change": redact(present.change_text(e.before, e.after))} for e in booking.events]
     allowed = service.TRANSITIONS.get(booking.status, ())
     return {**_out(booking), "events": events,
             "next_statuses": [{"status": s, "label": service.STATUS_LABELS[s]}
@@ -110,9 +110,9 @@ def _filtered(session, date_from, date_to, location, service_name, status, town)
     if date_from and date_to and date_from > date_to:
         raise HTTPException(400, "开始日期晚于结束日期，请检查日期范围。")
     try:
-        codes = {booking_cli._location_code(text) for text in (location, town) if text}
-        service_code = booking_cli._service_code(service_name)
-    except booking_cli.Refusal as refusal:
+        codes = {service.location_code(text) for text in (location, town) if text}
+        service_code = service.service_code(service_name)
+    except service.Refusal as refusal:
         raise _refusal(refusal) from None
     if len(codes) > 1:  # a place and a town of two different stations: nothing is at both
         return []
@@ -149,7 +149,7 @@ class BookingOptions(BaseModel):
 
 @router.get("/api/booking-options", response_model=BookingOptions, summary="筛选用的事项、地点和状态")
 def booking_options(staff: StaffPrincipal = Depends(current_staff)) -> dict:
-    catalogue = booking_cli._catalogue()
+    catalogue = service.catalogue()
     return {"services": [{"value": s.id, "label": s.name} for s in catalogue.services],
             "locations": [{"value": loc.id, "label": loc.name} for loc in catalogue.locations],
             "statuses": [{"value": s, "label": service.STATUS_LABELS[s]} for s in STATUSES]}
@@ -168,7 +168,7 @@ def list_bookings(filters: tuple = Depends(_filters), limit: int = Query(100, ge
 def export_bookings(filters: tuple = Depends(_filters), staff: StaffPrincipal = Depends(current_staff)):
     with session_scope() as session:
         bookings = _filtered(session, *filters)
-        text = booking_cli._csv(bookings, show_phone=False)
+        text = present.csv_text(bookings, show_phone=False)
         audit.record(session, staff, "export", "booking", None,
                      {"rows": len(bookings), "filters": _filter_note(filters)})
     return csv_response(text, "bookings")
@@ -220,14 +220,8 @@ def reschedule(reference: str, body: Reschedule, staff: StaffPrincipal = Depends
         raise HTTPException(400, "时间写成 14:00 这样的整点或半点。") from None
     with session_scope() as session:
         try:
-            booking = service.get_by_reference(session, reference)
-            if booking is None:
-                raise service.NotFound()
-            location = _location_of(booking)
-            check_slot(start, datetime.now(TZ), location.hours)
-            booking = service.reschedule(session, reference, date=start.date(), start_time=start.time(),
-                                         capacity=location.capacity_per_slot, actor=_actor(staff))
-        except (service.BookingError, NotBookable) as error:
+            booking = service.staff_reschedule(session, reference, start, actor=_actor(staff))
+        except service.BookingError as error:
             raise _refusal(error) from None
         notice = _notify(session, booking)
         audit.record(session, staff, "booking_reschedule", "booking", booking.reference,
@@ -247,13 +241,6 @@ def cancel(reference: str, body: Cancel, staff: StaffPrincipal = Depends(current
         notice = _notify(session, booking)
         audit.record(session, staff, "booking_cancel", "booking", booking.reference, {"notice": notice})
         return {**_detail(booking), "notice": notice}
-
-
-def _location_of(booking):
-    try:
-        return booking_cli._catalogue().location(booking.location_code)
-    except KeyError:  # the place left locations.yml after the booking was made
-        raise service.InvalidTransition("这个预约的地点已不再接受预约，不能改时间，请取消后重新预约。") from None
 
 
 def _clean(text: str | None) -> str | None:
