@@ -10,6 +10,7 @@ import io
 from datetime import date
 
 from appeals.models import ADDED, EXTENDED, FILED, MOVED
+from appeals.service import NOTED
 from appeals.texts import assignee_text
 from appeals.workflow import load_workflow
 from booking.present import local_time
@@ -72,7 +73,7 @@ def event_text(e: dict) -> str:
     elif e["action"] == MOVED:
         text = f"{workflow.state(e['from']).label} → {workflow.state(e['to']).label}"
     else:
-        text = {ADDED: "老兵补充", EXTENDED: "延期"}[e["action"]]
-    if e["deadline"] and e["action"] != ADDED:
+        text = {ADDED: "老兵补充", NOTED: "工作人员记录", EXTENDED: "延期"}[e["action"]]
+    if e["deadline"] and e["action"] not in (ADDED, NOTED):
         text += f"，期限 {e['deadline']}"
     return f"{text}：{e['note']}" if e["note"] else text

@@ -30,6 +30,7 @@ from vetbot.storage.base import utcnow
 
 logger = logging.getLogger(__name__)
 VETERAN, HOTLINE = "veteran", "hotline"
+NOTED = "noted"  # AppealEvent.action of a staff member's own record (add_staff_note), beside models'
 
 
 class AppealError(Exception):
@@ -229,6 +230,27 @@ def add_to_appeal(session: Session, reference: str, text: str, *, actor: str,
     return event
 
 
+def add_staff_note(session: Session, reference: str, text: str, *, actor: str, role: str,
+                   now: datetime | None = None) -> AppealEvent:
+    """A staff member's own record on an appeal (a call made, what was checked), masked, kept as a
+    NOTED event. Unlike add_to_appeal (the veteran's 补充) it gives the assignee no task and may be
+    written on a closed appeal too; it changes neither the state nor the deadline."""
+    workflow = load_workflow()
+    if role not in workflow.roles:
+        raise AppealError(f"没有“{role}”这个角色。可以是：{_roles_text(workflow, workflow.roles)}")
+    text = redact(text.strip())
+    if not text:
+        raise ValueError("text is required")
+    appeal = _for_change(session, reference)
+    now = now or utcnow()
+    event = AppealEvent(appeal=appeal, at=now, actor=actor, role=role, action=NOTED, note=text,
+                        deadline=appeal.deadline)
+    session.add(event)
+    appeal.updated_at = now
+    session.flush()
+    return event
+
+
 def transition(session: Session, reference: str, to_state: str, *, actor: str, role: str,
                note: str | None = None, assignee: str | None = None,
                now: datetime | None = None) -> Appeal:
@@ -372,7 +394,7 @@ def remind_overdue(session: Session, today: date) -> int:
 
 
 __all__ = [
-    "AppealError", "NotFound", "Refusal", "add_to_appeal", "answer_follow_up",
+    "NOTED", "AppealError", "NotFound", "Refusal", "add_staff_note", "add_to_appeal", "answer_follow_up",
     "assignee_id", "awaiting_feedback", "category_id", "extend", "file_appeal", "find_by_phone",
     "get_by_reference", "list_appeals", "next_steps_text", "overdue", "queue", "remind_overdue",
     "state_id", "stats", "status_text", "transition",

@@ -22,7 +22,6 @@ from pydantic import BaseModel, Field
 
 from appeals import present, service
 from appeals import urgency
-from appeals.models import ADDED
 from appeals.workflow import load_workflow
 from booking import service as booking_service
 from booking.calendar import TZ
@@ -145,10 +144,8 @@ def _detail(appeal, staff: StaffPrincipal) -> dict:
     for e in appeal.events:
         event = present.event_dict(e)
         event["note"] = redact(event["note"]) if event["note"] else None
-        text = present.event_text(event)
-        if e.action == ADDED and e.actor.startswith("staff:"):  # a note staff wrote, not the veteran's
-            text = f"工作人员记录：{event['note']}"
-        events.append({**event, "from_state": e.from_state, "to_state": e.to_state, "text": text})
+        events.append({**event, "from_state": e.from_state, "to_state": e.to_state,
+                       "text": present.event_text(event)})
     steps = [{"to_state": t.target, "label": workflow.state(t.target).label, "name": t.name,
               "note_required": t.note_required, "assignee_required": t.assignee_required}
              for t in workflow.next_states(appeal.status) if role in t.roles]
@@ -260,11 +257,11 @@ def transition(reference: str, body: TransitionIn, staff: StaffPrincipal = Depen
 
 
 @router.post("/api/appeals/{reference}/notes", response_model=AppealDetail,
-             summary="添加记录（如老兵来电补充；承办人会收到待办）")
+             summary="添加工作人员记录（如老兵来电说的情况；不给承办人派待办，办结后也可以记）")
 def add_note(reference: str, body: NoteIn, staff: StaffPrincipal = Depends(current_staff)) -> dict:
     with session_scope() as session:
         try:
-            service.add_to_appeal(session, reference, body.text, actor=_actor(staff))
+            service.add_staff_note(session, reference, body.text, actor=_actor(staff), role=_role(staff))
         except service.AppealError as error:
             raise _refusal(error) from None
         except ValueError:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from booking.calendar import TZ
 from console.models import StaffAudit
+from vetbot.staff_tasks import StaffTask
 from tests.appeals.helpers import PHONE, file
 from vetbot.storage import session_scope
 
@@ -109,13 +110,18 @@ def test_illegal_steps_refused_with_the_workflows_reason(staff_client, appeals):
 
 def test_notes_masked_kept_as_staff_records_and_audited(staff_client, appeals):
     client = staff_client(username="wangwu")
+    client.post(f"/api/appeals/{appeals['plain']}/assign", json={"assignee": "乍浦"})
     noted = client.post(f"/api/appeals/{appeals['plain']}/notes",
                         json={"text": "老兵来电补充：新号码13711112222，身份证330482195001011234"})
     assert noted.status_code == 200, noted.text
     last = noted.json()["events"][-1]
-    assert (last["actor"], last["action"]) == ("staff:wangwu", "added")
+    assert (last["actor"], last["role"], last["action"]) == ("staff:wangwu", "hotline", "noted")
     assert last["text"] == "工作人员记录：老兵来电补充：新号码137****2222，身份证330482********1234"
+    assert noted.json()["status"] == "dispatched"  # a note is not a step
     assert "13711112222" not in noted.text and "330482195001011234" not in noted.text
+    with session_scope() as session:  # the station gets no 【老兵补充】 task for a staff note
+        assert session.execute(select(StaffTask.text).where(StaffTask.reference == appeals["plain"],
+                                                            StaffTask.text.like("%补充%"))).all() == []
     assert audit_rows("appeal_note") == [("wangwu", "appeal_note", "appeal", appeals["plain"])]
     empty = client.post(f"/api/appeals/{appeals['plain']}/notes", json={"text": "   "})
     assert empty.status_code == 400 and empty.json()["detail"] == "请写上内容。"
