@@ -72,17 +72,22 @@
     return value == null ? "" : " · " + Math.round(value * 100) + "%";
   }
 
+  function citationOf(s) {
+    return typeof s === "string" ? s : (s.citation || s.source || JSON.stringify(s));
+  }
+
   function line(m) {
     var div = document.createElement("div");
     div.className = "msg msg-" + m.kind;
     var who = m.kind === "staff" ? "工作人员 " + (m.staff_name || "") : m.kind === "note" ? "提示" : "";
-    var html = (who ? '<span class="meta">' + esc(who) + "</span>" : "") + esc(m.text);
+    var sources = (m.sources || []).map(citationOf);
+    // A cited source is shown once, under the answer, set apart from it.
+    var text = sources.reduce(function (t, cited) { return t.replace("\n" + cited, ""); }, m.text);
+    var html = (who ? '<span class="meta">' + esc(who) + "</span>" : "") + esc(text);
     if (m.kind === "user" && m.intent) {
       html += '<span class="meta">意图 ' + esc(m.intent) + esc(confidence(m.confidence)) + "</span>";
     }
-    (m.sources || []).forEach(function (s) {
-      html += '<span class="meta">出处：' + esc(typeof s === "string" ? s : (s.citation || s.source || JSON.stringify(s))) + "</span>";
-    });
+    sources.forEach(function (cited) { html += '<span class="meta">出处：' + esc(cited) + "</span>"; });
     html += '<span class="meta">' + esc(fmtTime(m.at)) + "</span>";
     div.innerHTML = html;
     return div;
