@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from console.live import notify_conversation
@@ -255,6 +256,10 @@ class Feed:
         while True:
             try:
                 result = await asyncio.to_thread(poll_once)
+            except IntegrityError:  # the action server listed the same conversation at that moment: read again
+                log.info("conversation feed: a conversation was listed meanwhile; reading the batch again")
+                await asyncio.sleep(self.interval)
+                continue
             except Exception:  # a locked or missing database: try again shortly, never stop the console
                 log.exception("conversation feed: reading the event broker failed")
                 await asyncio.sleep(max(self.interval, 2.0))
