@@ -9,7 +9,7 @@ from booking.pii import mask_phone
 from vetbot.storage.base import Base, UTCDateTime, utcnow
 
 # AppealEvent.action
-FILED, MOVED, ADDED, EXTENDED = "filed", "moved", "added", "extended"
+FILED, MOVED, ADDED, NOTED, EXTENDED = "filed", "moved", "added", "noted", "extended"
 
 
 class Appeal(Base):
@@ -64,7 +64,7 @@ class AppealEvent(Base):
     at = Column(UTCDateTime, nullable=False, default=utcnow)
     actor = Column(String(128), nullable=False)  # "veteran:wechat:<openid>", "staff:王五"
     role = Column(String(16), nullable=False)  # workflow.yml role
-    action = Column(String(16), nullable=False)  # filed / moved / added / extended
+    action = Column(String(16), nullable=False)  # filed / moved / added (the veteran) / noted (staff) / extended
     from_state = Column(String(16))
     to_state = Column(String(16))
     note = Column(Text)  # reason, answer, the veteran's addition (masked)

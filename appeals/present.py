@@ -9,8 +9,7 @@ import csv
 import io
 from datetime import date
 
-from appeals.models import ADDED, EXTENDED, FILED, MOVED
-from appeals.service import NOTED
+from appeals.models import ADDED, EXTENDED, FILED, MOVED, NOTED
 from appeals.texts import assignee_text
 from appeals.workflow import load_workflow
 from booking.present import local_time

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from appeals import notices
-from appeals.models import ADDED, EXTENDED, FILED, MOVED, Appeal, AppealEvent
+from appeals.models import ADDED, EXTENDED, FILED, MOVED, NOTED, Appeal, AppealEvent
 from appeals.stats import stats
 from appeals.texts import next_steps_text, status_text
 from appeals.workflow import CalendarUnknown, Workflow, add_working_days, load_workflow
@@ -30,7 +30,6 @@ from vetbot.storage.base import utcnow
 
 logger = logging.getLogger(__name__)
 VETERAN, HOTLINE = "veteran", "hotline"
-NOTED = "noted"  # AppealEvent.action of a staff member's own record (add_staff_note), beside models'
 
 
 class AppealError(Exception):

@@ -20,11 +20,6 @@ from booking.models import ARRIVED, DONE, NO_SHOW, STATUSES
 from booking.present import as_dict, change_text, csv_text, local_time
 from booking.service import STATUS_LABELS, Refusal, location_code, service_code
 
-# Still read as booking.cli._catalogue / _name by console/routes_dashboard.py (not this module's
-# owner): remove once it imports booking.service.catalogue and booking.present.name_of.
-from booking.present import name_of as _name  # noqa: F401
-from booking.service import catalogue as _catalogue  # noqa: F401
-
 STAFF_STATUSES = (ARRIVED, DONE, NO_SHOW)  # `bookings status`; cancelling has its own command
 TASK_KINDS = {"booking_reminder": "预约提醒", "booking_changed": "预约变更"}  # `bookings calls` lists these
 

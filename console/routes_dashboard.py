@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 from appeals import service as appeals
 from appeals.stats import stats
-from booking import cli as booking_cli
+from booking.present import name_of
+from booking.service import catalogue as booking_catalogue
 from booking import service as bookings
 from booking.calendar import DEFAULT_HORIZON_DAYS, TZ
 from booking.models import CANCELLED
@@ -79,7 +80,7 @@ def _counts(counter: Counter, label) -> list[dict]:
 
 
 def _booking_counts(session, first: date, last: date) -> dict:
-    catalogue = booking_cli._catalogue()
+    catalogue = booking_catalogue()
     listed = bookings.list_bookings(session, date_from=first, date_to=last)
     kept = [b for b in listed if b.status != CANCELLED]
     per_day = Counter({first + timedelta(days=i): 0 for i in range((last - first).days + 1)})
@@ -88,9 +89,9 @@ def _booking_counts(session, first: date, last: date) -> dict:
         "bookings_per_day": [{"key": d.isoformat(), "label": f"{d.month}月{d.day}日", "count": n}
                              for d, n in sorted(per_day.items())],
         "bookings_per_service": _counts(Counter(b.service_code for b in kept),
-                                        lambda code: booking_cli._name(catalogue.service, code)),
+                                        lambda code: name_of(catalogue.service, code)),
         "bookings_per_location": _counts(Counter(b.location_code for b in kept),
-                                         lambda code: booking_cli._name(catalogue.location, code)),
+                                         lambda code: name_of(catalogue.location, code)),
         "bookings_cancelled": len(listed) - len(kept),
     }
 

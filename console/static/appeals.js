@@ -135,7 +135,7 @@ function extendForm(a) {
 
 function noteForm(a) {
   const form = h("form", { class: "note" },
-    h("strong", {}, "添加记录（如老兵来电补充；承办人会收到待办）"),
+    h("strong", {}, "添加工作人员记录（如老兵来电补充；只记录，不通知承办人）"),
     h("textarea", { name: "text", required: true, maxlength: 2000 }),
     h("button", { type: "submit", class: "btn btn-primary" }, "保存记录"));
   form.addEventListener("submit", (event) => {
