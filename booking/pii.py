@@ -21,6 +21,7 @@ import hmac
 import os
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,3 +134,42 @@ def unseal(token: str) -> str:
         return _fernet().decrypt(token.encode()).decode()
     except (InvalidToken, ValueError):
         raise ValueError("sealed value cannot be opened (other key, or altered)") from None
+
+
+# Keys to find a conversation by a number without storing it: the tracker store and the event broker
+# put them into an event's metadata (KEYS) before masking; the console looks a typed number up by them.
+KEYS = "vetbot_keys"  # metadata field: keyed hashes of the phones / ID numbers said
+_SEPARATORS = re.compile(r"[ \-－]")
+
+
+def phone_key(phone: str) -> str:
+    """The keyed hash of a mobile number (same HMAC and key as booking.pii.hash_id_number)."""
+    return hmac.new(pii_key(), normalize_phone(phone).encode(), hashlib.sha256).hexdigest()
+
+
+def _digits(text: str) -> str:
+    # Full-width digits (１３８…) count as digits in the patterns; the hash needs them in ASCII.
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
+
+
+def number_keys(text: str) -> list[str]:
+    """Keys of every whole phone and 18-character ID number in `text`, in order, each once.
+    A 15-digit old ID number is masked but not keyed (the hash is defined on 18 characters)."""
+    keys: list[str] = []
+    for match in ID_IN_TEXT.finditer(text):
+        id_number = _digits(match.group())
+        if len(id_number) == 18:
+            keys.append(hash_id_number(id_number))
+    for match in PHONE_IN_TEXT.finditer(text):
+        phone = _digits(match.group()).removeprefix("+").removeprefix("00")
+        keys.append(phone_key(phone[-11:]))
+    return list(dict.fromkeys(keys))
+
+
+def key_of(query: str) -> str | None:
+    """The key of a query that is one whole phone or ID number and nothing else; None otherwise
+    (a part of a number identifies nobody and matches nothing)."""
+    query = query.strip()
+    keys = number_keys(query)
+    whole = ID_IN_TEXT.fullmatch(query) or PHONE_IN_TEXT.fullmatch(query)
+    return keys[0] if whole and len(keys) == 1 else None

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from console.live import notify_conversation
 from console.models import BOT, STAFF, WAITING, Conversation, ConversationKey, ConversationMessage, FeedCursor
-from vetbot.event_broker import KEYS
+from booking.pii import KEYS
 from vetbot.settings import settings
 from vetbot.storage.engine import session_scope
 

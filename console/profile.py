@@ -1,7 +1,7 @@
 """一人一档: one record per veteran (console.models Veteran), found by a phone or a channel sender id,
 and everything the bureau has of that person: conversations, bookings, appeals, staff visits, notes.
 
-A phone is kept as its keyed hash (the event broker's `phone_key`, the one ConversationKey holds) plus
+A phone is kept as its keyed hash (booking.pii's `phone_key`, the one ConversationKey holds) plus
 its mask; never in clear. Bookings and appeals
 hold the phone in clear, so the record finds them by turning the hashes back into the numbers seen in
 those tables (one HMAC per distinct phone; cheap at a bureau's scale, see `_phones_of`).
@@ -25,7 +25,7 @@ from booking.pii import mask_phone, normalize_phone, redact
 from console.models import (
     Conversation, ConversationKey, StaffVisit, Veteran, VeteranIdentity,
 )
-from vetbot.event_broker import phone_key  # the key ConversationKey holds: one definition
+from booking.pii import phone_key  # the key ConversationKey holds: one definition
 
 PHONE, SENDER = "phone", "sender"
 VISIT_KINDS = {"visit": "上门走访", "call": "电话回访"}

@@ -27,7 +27,7 @@ from console.live import event_stream
 from console.models import (
     CONVERSATION_STATES, WAITING, Conversation, ConversationKey, ConversationMessage, StaffAudit,
 )
-from vetbot.event_broker import key_of, phone_key
+from booking.pii import key_of, phone_key
 from vetbot.storage.base import utcnow
 from vetbot.storage.engine import session_scope
 

@@ -10,7 +10,8 @@ from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
 from rasa.utils.endpoints import EndpointConfig
 
 from booking.pii import hash_id_number
-from vetbot.event_broker import KEYS, RedactingSQLEventBroker, key_of, number_keys, phone_key
+from booking.pii import KEYS, key_of, number_keys, phone_key
+from vetbot.event_broker import RedactingSQLEventBroker
 
 PHONE, ID_NUMBER = "13800138000", "33048219650312123X"
 

@@ -7,58 +7,17 @@ Staff still find a conversation by the number: the keyed hashes of the numbers r
 go into the event's metadata as `vetbot_keys`, so the number itself is never stored."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import re
-import unicodedata
 from typing import Any
 
 import sqlalchemy.orm
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.utils.endpoints import EndpointConfig
 
-from booking.pii import ID_IN_TEXT, PHONE_IN_TEXT, hash_id_number, normalize_phone, pii_key
+from booking.pii import KEYS, number_keys
 from vetbot.redaction import install_log_redaction
 from vetbot.settings import settings
 from vetbot.storage.engine import make_engine
-
-KEYS = "vetbot_keys"  # metadata field: keyed hashes of the phones / ID numbers said
-_SEPARATORS = re.compile(r"[ \-－]")
-
-
-def phone_key(phone: str) -> str:
-    """The keyed hash of a mobile number (same HMAC and key as booking.pii.hash_id_number)."""
-    return hmac.new(pii_key(), normalize_phone(phone).encode(), hashlib.sha256).hexdigest()
-
-
-def _digits(text: str) -> str:
-    # Full-width digits (１３８…) count as digits in the patterns; the hash needs them in ASCII.
-    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
-
-
-def number_keys(text: str) -> list[str]:
-    """Keys of every whole phone and 18-character ID number in `text`, in order, each once.
-    A 15-digit old ID number is masked but not keyed (the hash is defined on 18 characters)."""
-    keys: list[str] = []
-    for match in ID_IN_TEXT.finditer(text):
-        id_number = _digits(match.group())
-        if len(id_number) == 18:
-            keys.append(hash_id_number(id_number))
-    for match in PHONE_IN_TEXT.finditer(text):
-        phone = _digits(match.group()).removeprefix("+").removeprefix("00")
-        keys.append(phone_key(phone[-11:]))
-    return list(dict.fromkeys(keys))
-
-
-def key_of(query: str) -> str | None:
-    """The key of a query that is one whole phone or ID number and nothing else; None otherwise
-    (a part of a number identifies nobody and matches nothing)."""
-    query = query.strip()
-    keys = number_keys(query)
-    whole = ID_IN_TEXT.fullmatch(query) or PHONE_IN_TEXT.fullmatch(query)
-    return keys[0] if whole and len(keys) == 1 else None
-
 
 def _strings(value: Any):
     if isinstance(value, str):

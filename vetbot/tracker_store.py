@@ -11,7 +11,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from booking.pii import redact
+from booking.pii import KEYS, number_keys, redact
 from vetbot.redaction import install_log_redaction
 
 
@@ -29,6 +29,7 @@ def redact_event(event) -> None:
     """Mask in place: the text, its copy in parse_data, and entity values of a user message;
     the text of a bot reply."""
     if isinstance(event, UserUttered):
+        _key_numbers(event)
         event.text = redact(event.text) if event.text else event.text
         event.entities = _redact_value(event.entities)
         event.parse_data = _redact_value(event.parse_data)
@@ -37,6 +38,16 @@ def redact_event(event) -> None:
     elif isinstance(event, SlotSet) and isinstance(event.value, str):
         # e.g. the last question asked; a sealed value is kept in a dict and never touched
         event.value = redact(event.value)
+
+
+def _key_numbers(event: UserUttered) -> None:
+    """Before the numbers are masked: their keyed hashes into the metadata (vetbot_keys), so the
+    console finds the conversation by phone or ID number (the event broker only sees masked text)."""
+    keys = number_keys(event.text or "")
+    if keys:
+        metadata = dict(event.metadata or {})
+        metadata[KEYS] = list(dict.fromkeys([*(metadata.get(KEYS) or []), *keys]))
+        event.metadata = metadata
 
 
 class RedactingSQLTrackerStore(SQLTrackerStore):

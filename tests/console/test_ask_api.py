@@ -18,7 +18,7 @@ from knowledge.answer import compose
 from knowledge.index import build_index, open_store, sync_corpus
 from knowledge.search import KnowledgeBase
 from tests.test_knowledge import write_entry
-from vetbot.event_broker import phone_key
+from booking.pii import phone_key
 from vetbot.storage import session_scope
 
 PHONE = "13857301234"

@@ -14,7 +14,8 @@ from console import feed as feed_module
 from console.feed import poll_once
 from console.live import event_stream, hub
 from console.models import BOT, STAFF, WAITING, Conversation, ConversationKey, ConversationMessage, FeedCursor
-from vetbot.event_broker import RedactingSQLEventBroker, phone_key
+from booking.pii import phone_key
+from vetbot.event_broker import RedactingSQLEventBroker
 from vetbot.storage import session_scope
 
 T0 = 1_790_000_000.0

@@ -89,8 +89,6 @@ def test_a_rest_conversation_arrives_live_masked_and_stays_masked(staff):
         assert PHONE.encode() not in path.read_bytes() and ID_NUMBER.encode() not in path.read_bytes()
 
 
-@pytest.mark.xfail(strict=True, reason="the tracker store masks a number before the broker sees it, so no key "
-                   "reaches the feed until vetbot/tracker_store.redact_event keys it first (event_broker.number_keys)")
 def test_the_conversation_is_found_by_the_whole_phone(staff):
     session, url, stack = staff
     sender = f"feed-{uuid.uuid4().hex[:8]}"

@@ -11,7 +11,7 @@ from appeals.service import file_appeal
 from booking.calendar import TZ
 from booking.service import create_booking
 from console.models import Conversation, ConversationKey, StaffAudit, Veteran
-from vetbot.event_broker import phone_key
+from booking.pii import phone_key
 from vetbot.storage import session_scope
 
 PHONE = "13857301234"
