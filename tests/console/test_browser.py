@@ -315,6 +315,14 @@ MAIN_PAGES = [("08-dashboard", "/dashboard"), ("09-profile", "/profile"), ("10-k
               ("11-users", "/users")]
 
 
+def open_caller_record(driver) -> None:
+    """On /profile: the record of the caller the tests above booked and filed for, found by phone."""
+    type_into(driver, "#find-phone", CALLER_PHONE)
+    click(driver, "#find-form button[type=submit]")
+    wait_for(driver, visible("#record"), 15, "the caller's record")
+    assert CALLER_PHONE not in find(driver, "body").text, "the record shows the phone in clear"
+
+
 def test_screenshots_of_the_main_pages(console, staff):
     url, _ = console
     forget_page_errors(staff)
@@ -323,6 +331,8 @@ def test_screenshots_of_the_main_pages(console, staff):
         wait_for(staff, lambda d: d.execute_script("return document.readyState") == "complete", 15, path)
         time.sleep(1.5)  # the page's own requests (charts, lists) finish
         assert "/login" not in staff.current_url, f"{path} sent an admin to the login page"
+        if path == "/profile":
+            open_caller_record(staff)
         screenshot(staff, name)
         errors = page_errors(staff)
         assert errors == [], f"{path}: {errors}"
