@@ -574,7 +574,8 @@ def test_openapi_fuzz_has_no_server_errors(fuzz_console):
     assert len(spec["paths"]) > 1, "the console's API has only its health check so far"
     log_text = "".join(p.read_text(errors="replace") for p in (data_dir / "logs").glob("*.log"))
     errors = Counter(line for line in log_text.splitlines() if re.match(r"^[\w.]+(Error|Exception): ", line))
-    leaked = [raw[:3] + "…" for raw in (RAW_ID, RAW_PHONE) if raw in log_text]
+    leaked = [next(line for line in log_text.splitlines() if raw in line).replace(raw, f"‹{name} in clear›")[:300]
+              for name, raw in (("ID", RAW_ID), ("phone", RAW_PHONE)) if raw in log_text]
     problems = failures[:15] + [f"the console's log has personal data in clear: {leaked}"] * bool(leaked)
     assert not problems, (f"{len(failures)} failures, first ones:\n" + "\n".join(problems) +
                           "\nin the console's log:\n" + "\n".join(f"{n}× {e}" for e, n in errors.most_common(10)))
