@@ -19,15 +19,12 @@ def create_app() -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
-    from console import (routes_appeals, routes_auth, routes_bookings, routes_chat, routes_conversations,
-                         routes_dashboard, routes_takeover)
+    from console import (routes_appeals, routes_ask, routes_auth, routes_bookings, routes_chat,
+                         routes_conversations, routes_dashboard, routes_knowledge, routes_profile,
+                         routes_takeover)
 
-    for module in (routes_auth, routes_conversations, routes_takeover, routes_chat, routes_bookings,
-                   routes_appeals, routes_dashboard):
-        app.include_router(module.router)
-    from console import routes_ask, routes_knowledge, routes_profile
-
-    for module in (routes_ask, routes_knowledge, routes_profile):
+    for module in (routes_auth, routes_conversations, routes_takeover, routes_chat, routes_ask, routes_bookings,
+                   routes_appeals, routes_dashboard, routes_profile, routes_knowledge):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
