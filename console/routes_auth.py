@@ -2,7 +2,7 @@
 admin's account management (/api/users, page /users) and the audit log (/api/audit)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Optional
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -14,6 +14,7 @@ from console.app import STATIC_DIR
 from console.auth import (COOKIE_NAME, StaffPrincipal, check_credentials, current_staff, end_session,
                           open_session, require_admin, too_many_failures)
 from console.models import ROLE_NAMES, LoginAttempt
+from console.types import as_utc
 from console.users import UserError, add_user, disable_user, list_users, normalize_username, reset_password
 from vetbot.settings import settings
 from vetbot.storage import session_scope, utcnow
@@ -239,8 +240,7 @@ def audit_log(username: Optional[str] = Query(None, max_length=64, description="
               since: Optional[datetime] = Query(None, description="从这个时间起（含），ISO 格式"),
               limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=1_000_000),
               _: StaffPrincipal = Depends(require_admin)) -> AuditPage:
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=timezone.utc)
+    since = as_utc(since)
     with session_scope() as session:
         rows, total = audit.search(session, username=normalize_username(username) if username else None,
                                    action=action, since=since, limit=limit, offset=offset)

@@ -27,6 +27,7 @@ from console.live import event_stream
 from console.models import (
     CONVERSATION_STATES, WAITING, Conversation, ConversationKey, ConversationMessage, StaffAudit,
 )
+from console.types import as_utc
 from booking.pii import key_of, phone_key
 from vetbot.storage.base import utcnow
 from vetbot.storage.engine import session_scope
@@ -143,7 +144,7 @@ def list_conversations(
     if channel:
         query = query.where(Conversation.channel == channel)
     if before:
-        query = query.where(Conversation.last_at < before)
+        query = query.where(Conversation.last_at < as_utc(before))
     with session_scope() as session:
         if q and q.strip():
             query = query.where(Conversation.sender_id.in_(_matching_senders(session, q.strip())))

@@ -4,12 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Path
-from pydantic import BaseModel, Field, constr
+from pydantic import BaseModel, Field, conint, constr
 from sqlalchemy import func, select
 
 from console import audit, rasa_api, takeover
 from console.auth import StaffPrincipal, current_staff, require_admin
 from console.models import CannedReply, Conversation
+from console.types import RowId
 from vetbot.config import hotline
 from vetbot.storage import session_scope
 
@@ -55,7 +56,7 @@ class ReplyOut(BaseModel):
 class CannedIn(BaseModel):
     title: constr(strip_whitespace=True, min_length=1, max_length=64)
     text: ReplyText
-    position: int = 0
+    position: conint(ge=-10_000, le=10_000) = 0
 
 
 class CannedOut(CannedIn):
@@ -134,7 +135,7 @@ def create_canned(body: CannedIn, staff: StaffPrincipal = Depends(require_admin)
         return _canned(row)
 
 
-def _canned_row(session, canned_id: int) -> CannedReply:
+def _canned_row(session, canned_id: RowId) -> CannedReply:
     row = session.get(CannedReply, canned_id)
     if row is None:
         raise HTTPException(status_code=404, detail="找不到这条常用语。")
@@ -142,7 +143,7 @@ def _canned_row(session, canned_id: int) -> CannedReply:
 
 
 @router.put("/api/canned-replies/{canned_id}", response_model=CannedOut, tags=["canned"], summary="修改常用语（管理员）")
-def update_canned(canned_id: int, body: CannedIn, staff: StaffPrincipal = Depends(require_admin)):
+def update_canned(canned_id: RowId, body: CannedIn, staff: StaffPrincipal = Depends(require_admin)):
     with session_scope() as session:
         row = _canned_row(session, canned_id)
         row.title, row.text, row.position = body.title, body.text, body.position
@@ -151,7 +152,7 @@ def update_canned(canned_id: int, body: CannedIn, staff: StaffPrincipal = Depend
 
 
 @router.delete("/api/canned-replies/{canned_id}", status_code=204, tags=["canned"], summary="删除常用语（管理员）")
-def delete_canned(canned_id: int, staff: StaffPrincipal = Depends(require_admin)):
+def delete_canned(canned_id: RowId, staff: StaffPrincipal = Depends(require_admin)):
     with session_scope() as session:
         row = _canned_row(session, canned_id)
         audit.record(session, staff, "canned_delete", "canned_reply", row.id, {"title": row.title})

@@ -73,6 +73,8 @@ def test_list_newest_first_with_filters_and_pages(conversations, staff_client):
     assert [i["sender_id"] for i in first["items"]] == ["b", "c"] and first["next_before"]
     rest = client.get("/api/conversations", params={"limit": 2, "before": first["next_before"]}).json()
     assert [i["sender_id"] for i in rest["items"]] == ["a"] and rest["next_before"] is None
+    naive = first["next_before"].split("+")[0]  # a time typed without its zone is read as UTC
+    assert senders(client.get("/api/conversations", params={"limit": 2, "before": naive})) == ["a"]
     assert client.get("/api/conversations", params={"state": "asleep"}).status_code == 422
     item = first["items"][0]
     assert (item["channel"], item["state"], item["last_message"]) == ("wechat", "waiting", "转人工")

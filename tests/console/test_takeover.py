@@ -266,6 +266,9 @@ def test_canned_replies_are_seeded_and_only_admins_edit_them(staff_client, monke
     texts = [entry["text"] for entry in operator.get("/api/canned-replies").json()]
     assert texts[-1] == "我们17点下班。" and seeded[0]["text"] not in texts
     assert admin.put("/api/canned-replies/9999", json={"title": "a", "text": "b"}).status_code == 404
+    # Numbers past the database's integer are refused as bad input, not a server error.
+    assert admin.delete(f"/api/canned-replies/{2**64}").status_code == 422
+    assert admin.post("/api/canned-replies", json={"title": "a", "text": "b", "position": 2**64}).status_code == 422
     assert [action for user, action, _ in audit_actions() if user == "boss"] == [
         "canned_create", "canned_update", "canned_delete"]
     with session_scope() as session:
