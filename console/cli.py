@@ -20,9 +20,10 @@ def log_config() -> dict:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact": {"()": "vetbot.redaction.RedactingFilter"}}
-    for handler in config["handlers"].values():
-        handler["filters"] = ["redact"]
+    config["filters"] = {"redact": {"()": "vetbot.redaction.RedactingFilter"},
+                         "redact_url": {"()": "vetbot.redaction.RedactingUrlFilter"}}
+    for name, handler in config["handlers"].items():
+        handler["filters"] = ["redact_url" if name == "access" else "redact"]
     return config
 
 

@@ -64,5 +64,9 @@ def test_a_log_line_whose_formatter_reads_the_arguments_is_masked_in_them():
     stream = io.StringIO()
     access.handlers[0].stream = stream
     access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/api/conversations?q=13812345678", "1.1", 200)
+    # 证 is %E8%AF%81: undecoded, its last digit joins the ID number and hides it from the mask.
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/api/ask?q=%E8%AF%81330482196508121234", "1.1",
+                200)
     line = stream.getvalue()
     assert "13812345678" not in line and "/api/conversations?q=138****5678" in line and "200" in line
+    assert "196508" not in line and "/api/ask?q=证330482********1234" in line

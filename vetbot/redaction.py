@@ -4,6 +4,7 @@ conversation is masked by vetbot.tracker_store."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote
 
 from booking.pii import redact
 
@@ -24,6 +25,16 @@ class RedactingFilter(logging.Filter):
             record.args = original
         record.msg, record.args = masked, None
         return True
+
+
+class RedactingUrlFilter(RedactingFilter):
+    """For access logs: the request path is decoded first, so a number after a percent-escape
+    (证 is %E8%AF%81, whose last digit would join the number) is still seen and masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(unquote(a) if isinstance(a, str) and "%" in a else a for a in record.args)
+        return super().filter(record)
 
 
 _FILTER = RedactingFilter()
