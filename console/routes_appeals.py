@@ -13,6 +13,7 @@ Re-assignment: the workflow has no step that changes the assignee outside 派单
 someone else by 退单 (back to 已受理, by the station or a leader, with a reason) and a new 派单."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -132,6 +133,15 @@ def _refusal(error: Exception) -> HTTPException:
     return HTTPException(409, str(error))  # the workflow's or the service's reason
 
 
+@contextmanager
+def _refused():
+    """The appeal service's refusal, as the staff member's answer with its reason."""
+    try:
+        yield
+    except service.AppealError as error:
+        raise _refusal(error) from None
+
+
 def _out(appeal, today: date) -> dict:
     record = present.as_dict(appeal, show_phone=False, today=today)
     return {**record, "description": redact(record["description"]),
@@ -241,19 +251,23 @@ def get_appeal(reference: str, staff: StaffPrincipal = Depends(current_staff)) -
         return _detail(appeal, staff)
 
 
+def _step(session, staff: StaffPrincipal, action: str, reference: str, to_state: str,
+          note: str | None, assignee: str | None) -> dict:
+    """One workflow step by this staff member (a plain step or 派单), audited as `action`; the
+    service's refusal goes back with its reason."""
+    with _refused():
+        appeal = service.transition(session, reference, to_state, actor=_actor(staff), role=_role(staff),
+                                    note=note, assignee=service.assignee_id(assignee))
+    audit.record(session, staff, action, "appeal", appeal.reference,
+                 {"to_state": appeal.status, "assignee": appeal.assignee})
+    return _detail(appeal, staff)
+
+
 @router.post("/api/appeals/{reference}/transition", response_model=AppealDetail,
              summary="办理一步（按流程；不允许的一步返回 409 和原因）")
 def transition(reference: str, body: TransitionIn, staff: StaffPrincipal = Depends(current_staff)) -> dict:
     with session_scope() as session:
-        try:
-            appeal = service.transition(session, reference, body.to_state, actor=_actor(staff),
-                                        role=_role(staff), note=body.note,
-                                        assignee=service.assignee_id(body.assignee))
-        except service.AppealError as error:
-            raise _refusal(error) from None
-        audit.record(session, staff, "appeal_transition", "appeal", appeal.reference,
-                     {"to_state": appeal.status, "assignee": appeal.assignee})
-        return _detail(appeal, staff)
+        return _step(session, staff, "appeal_transition", reference, body.to_state, body.note, body.assignee)
 
 
 @router.post("/api/appeals/{reference}/notes", response_model=AppealDetail,
@@ -284,26 +298,16 @@ def assign(reference: str, body: AssignIn, staff: StaffPrincipal = Depends(curre
                              if t.assignee_required)
             raise HTTPException(409, f"诉求 {appeal.reference} 现在是“{workflow.state(appeal.status).label}”，"
                                      f"不能派单。{steps}时才能派单。")
-        try:
-            appeal = service.transition(session, reference, step.target, actor=_actor(staff),
-                                        role=_role(staff), note=body.note,
-                                        assignee=service.assignee_id(body.assignee))
-        except service.AppealError as error:
-            raise _refusal(error) from None
-        audit.record(session, staff, "appeal_assign", "appeal", appeal.reference,
-                     {"assignee": appeal.assignee, "to_state": appeal.status})
-        return _detail(appeal, staff)
+        return _step(session, staff, "appeal_assign", reference, step.target, body.note, body.assignee)
 
 
 @router.post("/api/appeals/{reference}/extend", response_model=AppealDetail,
              summary="延期（管理员批准，按流程配置；会通知老兵）")
 def extend(reference: str, body: ExtendIn, staff: StaffPrincipal = Depends(require_admin)) -> dict:
     with session_scope() as session:
-        try:
+        with _refused():
             appeal = service.extend(session, reference, days=body.days, reason=body.reason,
                                     approver=_actor(staff), role=_role(staff))
-        except service.AppealError as error:
-            raise _refusal(error) from None
         audit.record(session, staff, "appeal_extend", "appeal", appeal.reference,
                      {"days": body.days, "deadline": appeal.deadline.isoformat()})
         return _detail(appeal, staff)
