@@ -3,6 +3,7 @@ history, staff visits, notes, more identities, and merging two records of one pe
 only in request bodies (never in a URL, which access logs keep) and come back masked."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Optional
@@ -172,15 +173,29 @@ def _profile_out(session, veteran: Veteran, created: bool = False) -> ProfileOut
         visits=[_visit_out(v) for v in h.visits])
 
 
-def _refused(error: profile.ProfileError) -> HTTPException:
-    return HTTPException(400, str(error))
+@contextmanager
+def _refused_as(status: int = 400):
+    """The profile service's refusal, as this HTTP status with its Chinese reason."""
+    try:
+        yield
+    except profile.ProfileError as error:
+        raise HTTPException(status, str(error)) from None
 
 
 def _load(session, veteran_id: int) -> Veteran:
-    try:
+    with _refused_as(404):
         return profile.get(session, veteran_id)
-    except profile.ProfileError as error:
-        raise HTTPException(404, str(error)) from None
+
+
+def _change(staff: StaffPrincipal, veteran_id: int, action: str, change, refused_as: int = 400) -> ProfileOut:
+    """One change to a record: `change(session, veteran)` makes it and returns the audit row's
+    detail; a refusal goes back as `refused_as` with its reason. Answers the record as it is now."""
+    with session_scope() as session:
+        veteran = _load(session, veteran_id)
+        with _refused_as(refused_as):
+            detail = change(session, veteran)
+        audit.record(session, staff, action, "veteran", str(veteran.id), detail)
+        return _profile_out(session, veteran)
 
 
 @router.get("/profile", include_in_schema=False)
@@ -192,10 +207,8 @@ def profile_page(staff: StaffPrincipal = Depends(current_staff)) -> FileResponse
 def lookup(body: LookupIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
     kind, value = _kind_value(body.phone, body.sender_id)
     with session_scope() as session:
-        try:
+        with _refused_as():
             veteran, created = profile.find_or_create(session, kind, value, body.name)
-        except profile.ProfileError as error:
-            raise _refused(error) from None
         audit.record(session, staff, "view_profile", "veteran", str(veteran.id),
                      {"by": kind, "created": created})
         return _profile_out(session, veteran, created)
@@ -219,42 +232,31 @@ def show(veteran_id: int, staff: StaffPrincipal = Depends(current_staff)) -> Pro
 
 @router.patch("/api/profiles/{veteran_id}", response_model=ProfileOut, summary="改姓名或备注")
 def edit(veteran_id: int, body: UpdateIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
-    with session_scope() as session:
-        veteran = _load(session, veteran_id)
-        try:
-            profile.update(session, veteran, name=body.name, notes=body.notes)
-        except profile.ProfileError as error:
-            raise _refused(error) from None
-        changed = [field for field in ("name", "notes") if getattr(body, field) is not None]
-        audit.record(session, staff, "edit_profile", "veteran", str(veteran.id), {"fields": changed})
-        return _profile_out(session, veteran)
+    def update(session, veteran: Veteran) -> dict:
+        profile.update(session, veteran, name=body.name, notes=body.notes)
+        return {"fields": [field for field in ("name", "notes") if getattr(body, field) is not None]}
+
+    return _change(staff, veteran_id, "edit_profile", update)
 
 
 @router.post("/api/profiles/{veteran_id}/visits", response_model=ProfileOut, summary="记一次走访或电话回访")
 def add_visit(veteran_id: int, body: VisitIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
-    with session_scope() as session:
-        veteran = _load(session, veteran_id)
-        try:
-            visit = profile.add_visit(session, veteran, day=body.day, kind=body.kind, note=body.note,
-                                      staff=staff.display_name)
-        except profile.ProfileError as error:
-            raise _refused(error) from None
-        audit.record(session, staff, "add_visit", "veteran", str(veteran.id), {"visit": visit.id, "kind": visit.kind})
-        return _profile_out(session, veteran)
+    def add(session, veteran: Veteran) -> dict:
+        visit = profile.add_visit(session, veteran, day=body.day, kind=body.kind, note=body.note,
+                                  staff=staff.display_name)
+        return {"visit": visit.id, "kind": visit.kind}
+
+    return _change(staff, veteran_id, "add_visit", add)
 
 
 @router.post("/api/profiles/{veteran_id}/identities", response_model=ProfileOut, summary="加一个手机号或会话编号")
 def add_identity(veteran_id: int, body: IdentityIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
     kind, value = _kind_value(body.phone, body.sender_id)
-    with session_scope() as session:
-        veteran = _load(session, veteran_id)
-        try:
-            identity = profile.add_identity(session, veteran, kind, value)
-        except profile.ProfileError as error:
-            raise HTTPException(409, str(error)) from None
-        audit.record(session, staff, "add_identity", "veteran", str(veteran.id),
-                     {"kind": kind, "shown": identity.shown})
-        return _profile_out(session, veteran)
+
+    def add(session, veteran: Veteran) -> dict:
+        return {"kind": kind, "shown": profile.add_identity(session, veteran, kind, value).shown}
+
+    return _change(staff, veteran_id, "add_identity", add, refused_as=409)
 
 
 @router.post("/api/profiles/{veteran_id}/merge", response_model=ProfileOut, summary="把另一份档案并入这一份（同一个人）")
@@ -262,10 +264,8 @@ def merge(veteran_id: int, body: MergeIn, staff: StaffPrincipal = Depends(curren
     with session_scope() as session:
         keep, other = _load(session, veteran_id), _load(session, body.other_id)
         other_id = other.id
-        try:
+        with _refused_as():
             profile.merge(session, keep, other)
-        except profile.ProfileError as error:
-            raise _refused(error) from None
         audit.record(session, staff, "merge_profile", "veteran", str(keep.id),
                      {"merged": other_id, "role": ROLE_NAMES.get(staff.role, staff.role)})
         return _profile_out(session, keep)
