@@ -13,7 +13,6 @@ from booking.service import (
     InvalidTransition, NotFound, SlotFull, cancel, create_booking, find_by_phone,
     get_by_reference, list_bookings, reschedule, seats_taken, set_status,
 )
-from tests.booking.databases import BACKENDS, fresh_database
 from vetbot.storage import get_engine, session_scope, utcnow
 
 DAY = date(2026, 12, 9)
@@ -21,12 +20,10 @@ NINE, HALF_NINE = time(9, 0), time(9, 30)
 ID_NUMBER = "33048219650312123X"
 
 
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path, monkeypatch):
-    monkeypatch.setenv("VETBOT_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("VETBOT_PII_KEY", raising=False)
-    with fresh_database(request.param, tmp_path) as url:
-        yield get_engine(url)
+@pytest.fixture
+def engine(url):
+    """The shared `url` fixture's fresh database (each backend), as an engine."""
+    return get_engine(url)
 
 
 def book(session, *, service="pingcan", location="zhapu", day=DAY, at=NINE, capacity=5,

@@ -14,19 +14,16 @@ from booking.service import (
     InvalidTransition, NotFound, NotOffered, SlotFull, catalogue, create_booking, get_by_reference,
     staff_reschedule,
 )
-from tests.booking.databases import BACKENDS, fresh_database
 from vetbot.storage import get_engine, session_scope
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=TZ)  # a Monday morning
 WED, THU, SAT = date(2026, 12, 9), date(2026, 12, 10), date(2026, 12, 12)
 
 
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path, monkeypatch):
-    monkeypatch.setenv("VETBOT_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("VETBOT_PII_KEY", raising=False)
-    with fresh_database(request.param, tmp_path) as url:
-        yield get_engine(url)
+@pytest.fixture
+def engine(url):
+    """The shared `url` fixture's fresh database (each backend), as an engine."""
+    return get_engine(url)
 
 
 def book(engine, *, location="zhapu", day=WED, at=time(9), phone="13812345678") -> str:
