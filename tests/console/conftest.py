@@ -8,6 +8,8 @@
   logs it in through POST /api/login and returns a new TestClient holding the session cookie, with
   X-CSRF-Token on every request. `client.staff` is the /api/login answer (username, display_name,
   role, csrf_token); `client.password` the password. Each call is a separate browser.
+- `audit_rows(action)` — the audit log's rows of that action as (username, action, target_type,
+  target_id) tuples, oldest first.
 
 Passwords are hashed with argon2id at light parameters here (the production defaults take about a
 second per hash on this machine); test_auth checks the defaults themselves.
@@ -97,3 +99,20 @@ def staff_client(console_app):
         return client
 
     return make
+
+
+@pytest.fixture
+def audit_rows(console_db):
+    from sqlalchemy import select
+
+    from console.models import StaffAudit
+    from vetbot.storage import session_scope
+
+    def rows(action: str) -> list[tuple]:
+        with session_scope() as session:
+            return [tuple(r) for r in session.execute(
+                select(StaffAudit.username, StaffAudit.action, StaffAudit.target_type, StaffAudit.target_id)
+                .where(StaffAudit.action == action).order_by(StaffAudit.id))]
+
+    return rows
+

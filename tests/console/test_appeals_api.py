@@ -10,19 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from booking.calendar import TZ
-from console.models import StaffAudit
 from vetbot.staff_tasks import StaffTask
 from tests.appeals.helpers import PHONE, file
 from vetbot.storage import session_scope
 
 OTHER_PHONE = "13998765432"
-
-
-def audit_rows(action: str) -> list[tuple]:
-    with session_scope() as session:
-        return [tuple(r) for r in session.execute(
-            select(StaffAudit.username, StaffAudit.action, StaffAudit.target_type, StaffAudit.target_id)
-            .where(StaffAudit.action == action).order_by(StaffAudit.id))]
 
 
 @pytest.fixture
@@ -59,7 +51,7 @@ def test_list_filters_in_queue_order(staff_client, appeals):
     assert refused.status_code == 400 and "没有“天气”这个分类" in refused.json()["detail"]
 
 
-def test_assignee_filter_and_assign_audited(staff_client, appeals):
+def test_assignee_filter_and_assign_audited(staff_client, appeals, audit_rows):
     client = staff_client(username="wangwu")
     assigned = client.post(f"/api/appeals/{appeals['plain']}/assign", json={"assignee": "乍浦"})
     assert assigned.status_code == 200, assigned.text
@@ -86,7 +78,7 @@ def test_steps_offered_follow_the_role(staff_client, appeals):
         "in_progress", "visit_pending", "accepted"]
 
 
-def test_illegal_steps_refused_with_the_workflows_reason(staff_client, appeals):
+def test_illegal_steps_refused_with_the_workflows_reason(staff_client, appeals, audit_rows):
     operator, admin = staff_client(username="wangwu"), staff_client("admin")
     skipped = operator.post(f"/api/appeals/{appeals['plain']}/transition", json={"to_state": "in_progress"})
     assert skipped.status_code == 409
@@ -108,7 +100,7 @@ def test_illegal_steps_refused_with_the_workflows_reason(staff_client, appeals):
         (admin.staff["username"], "appeal_transition", "appeal", appeals["plain"])]
 
 
-def test_notes_masked_kept_as_staff_records_and_audited(staff_client, appeals):
+def test_notes_masked_kept_as_staff_records_and_audited(staff_client, appeals, audit_rows):
     client = staff_client(username="wangwu")
     client.post(f"/api/appeals/{appeals['plain']}/assign", json={"assignee": "乍浦"})
     noted = client.post(f"/api/appeals/{appeals['plain']}/notes",
@@ -127,7 +119,7 @@ def test_notes_masked_kept_as_staff_records_and_audited(staff_client, appeals):
     assert empty.status_code == 400 and empty.json()["detail"] == "请写上内容。"
 
 
-def test_extend_is_for_admins(staff_client, appeals):
+def test_extend_is_for_admins(staff_client, appeals, audit_rows):
     operator, admin = staff_client(), staff_client("admin", username="leader1")
     body = {"days": 2, "reason": "需要到市里核实档案"}
     refused = operator.post(f"/api/appeals/{appeals['plain']}/extend", json=body)
@@ -153,7 +145,7 @@ def test_phones_masked_everywhere(staff_client, appeals):
     assert detail["phone"] == "139****5432" and "139****5432" in detail["description"]
 
 
-def test_csv_is_excel_ready_filtered_and_audited(staff_client, appeals):
+def test_csv_is_excel_ready_filtered_and_audited(staff_client, appeals, audit_rows):
     client = staff_client(username="wangwu")
     answer = client.get("/api/appeals.csv", params={"urgent": "true"})
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
@@ -165,7 +157,7 @@ def test_csv_is_excel_ready_filtered_and_audited(staff_client, appeals):
     assert audit_rows("export") == [("wangwu", "export", "appeal", None)]
 
 
-def test_view_audited_unknown_appeal_and_page(console_client, staff_client, appeals):
+def test_view_audited_unknown_appeal_and_page(console_client, staff_client, appeals, audit_rows):
     client = staff_client(username="wangwu")
     assert client.get(f"/api/appeals/{appeals['plain']}").status_code == 200
     assert audit_rows("view_appeal") == [("wangwu", "view_appeal", "appeal", appeals["plain"])]

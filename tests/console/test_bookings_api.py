@@ -33,13 +33,6 @@ def book(*, location: str = "zhapu", service_code: str = "pingcan-xinban", day: 
             actor=f"veteran:{channel}:s1", channel=channel, sender_id="s1").reference
 
 
-def audit_rows(action: str) -> list[tuple]:
-    with session_scope() as session:
-        return [tuple(r) for r in session.execute(
-            select(StaffAudit.username, StaffAudit.action, StaffAudit.target_type, StaffAudit.target_id)
-            .where(StaffAudit.action == action).order_by(StaffAudit.id))]
-
-
 @pytest.fixture
 def three(console_db):
     """Two bookings at 乍浦 (one cancelled) and one at the centre, on two days."""
@@ -92,7 +85,7 @@ def test_phones_and_id_numbers_masked_in_list_and_detail(staff_client, three):
     assert detail.json()["id_number"] == "330482********1234"
 
 
-def test_detail_offers_only_the_allowed_statuses_and_the_view_is_audited(staff_client, three):
+def test_detail_offers_only_the_allowed_statuses_and_the_view_is_audited(staff_client, three, audit_rows):
     client = staff_client(username="wangwu")
     detail = client.get(f"/api/bookings/{three['zhapu']}").json()
     assert [s["status"] for s in detail["next_statuses"]] == ["arrived", "no_show", "cancelled"]
@@ -104,7 +97,7 @@ def test_detail_offers_only_the_allowed_statuses_and_the_view_is_audited(staff_c
                                           ("wangwu", "view_booking", "booking", three["cancelled"])]
 
 
-def test_status_change_in_order_audited_and_an_illegal_one_refused(staff_client, three):
+def test_status_change_in_order_audited_and_an_illegal_one_refused(staff_client, three, audit_rows):
     client = staff_client(username="wangwu")
     refused = client.post(f"/api/bookings/{three['zhapu']}/status", json={"status": "done"})
     assert refused.status_code == 409
@@ -121,7 +114,7 @@ def test_status_change_in_order_audited_and_an_illegal_one_refused(staff_client,
         assert (event.actor, event.after["status"], event.after["reason"]) == ("staff:wangwu", "arrived", "本人到场")
 
 
-def test_reschedule_checks_the_calendar_and_tells_the_veteran(staff_client, three):
+def test_reschedule_checks_the_calendar_and_tells_the_veteran(staff_client, three, audit_rows):
     client = staff_client(username="wangwu")
     day = three["first"].isoformat()
     closed = client.post(f"/api/bookings/{three['zhapu']}/reschedule", json={"date": day, "start_time": "12:00"})
@@ -134,7 +127,7 @@ def test_reschedule_checks_the_calendar_and_tells_the_veteran(staff_client, thre
     assert audit_rows("booking_reschedule") == [("wangwu", "booking_reschedule", "booking", three["zhapu"])]
 
 
-def test_cancel_with_reason_audited_and_twice_refused(staff_client, three):
+def test_cancel_with_reason_audited_and_twice_refused(staff_client, three, audit_rows):
     client = staff_client(username="wangwu")
     cancelled = client.post(f"/api/bookings/{three['zhapu']}/cancel", json={"reason": "老兵来电说住院了，电话13812345678"})
     assert cancelled.status_code == 200, cancelled.text
@@ -145,7 +138,7 @@ def test_cancel_with_reason_audited_and_twice_refused(staff_client, three):
     assert audit_rows("booking_cancel") == [("wangwu", "booking_cancel", "booking", three["zhapu"])]
 
 
-def test_csv_is_excel_ready_masked_filtered_and_audited(staff_client, three):
+def test_csv_is_excel_ready_masked_filtered_and_audited(staff_client, three, audit_rows):
     client = staff_client(username="wangwu")
     answer = client.get("/api/bookings.csv", params={"location": "zhapu"})
     assert answer.status_code == 200
