@@ -21,6 +21,7 @@ from booking.service import STATUS_LABELS
 from console import audit, profile
 from console.auth import StaffPrincipal, current_staff
 from console.models import ROLE_NAMES, Conversation, StaffVisit, Veteran, VeteranIdentity
+from console.types import RowId
 from vetbot.storage.engine import session_scope
 
 router = APIRouter(tags=["profile"])
@@ -113,7 +114,7 @@ class IdentityIn(BaseModel):
 
 
 class MergeIn(BaseModel):
-    other_id: int = Field(..., description="并入本档案的另一份档案编号")
+    other_id: RowId = Field(..., description="并入本档案的另一份档案编号")
 
 
 def _kind_value(phone: Optional[str], sender_id: Optional[str]) -> tuple[str, str]:
@@ -223,7 +224,7 @@ def search(name: str, staff: StaffPrincipal = Depends(current_staff)) -> list[Pr
 
 
 @router.get("/api/profiles/{veteran_id}", response_model=ProfileOut, summary="一份档案的全部记录")
-def show(veteran_id: int, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
+def show(veteran_id: RowId, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
     with session_scope() as session:
         veteran = _load(session, veteran_id)
         audit.record(session, staff, "view_profile", "veteran", str(veteran.id))
@@ -231,7 +232,7 @@ def show(veteran_id: int, staff: StaffPrincipal = Depends(current_staff)) -> Pro
 
 
 @router.patch("/api/profiles/{veteran_id}", response_model=ProfileOut, summary="改姓名或备注")
-def edit(veteran_id: int, body: UpdateIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
+def edit(veteran_id: RowId, body: UpdateIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
     def update(session, veteran: Veteran) -> dict:
         profile.update(session, veteran, name=body.name, notes=body.notes)
         return {"fields": [field for field in ("name", "notes") if getattr(body, field) is not None]}
@@ -240,7 +241,7 @@ def edit(veteran_id: int, body: UpdateIn, staff: StaffPrincipal = Depends(curren
 
 
 @router.post("/api/profiles/{veteran_id}/visits", response_model=ProfileOut, summary="记一次走访或电话回访")
-def add_visit(veteran_id: int, body: VisitIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
+def add_visit(veteran_id: RowId, body: VisitIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
     def add(session, veteran: Veteran) -> dict:
         visit = profile.add_visit(session, veteran, day=body.day, kind=body.kind, note=body.note,
                                   staff=staff.display_name)
@@ -250,7 +251,7 @@ def add_visit(veteran_id: int, body: VisitIn, staff: StaffPrincipal = Depends(cu
 
 
 @router.post("/api/profiles/{veteran_id}/identities", response_model=ProfileOut, summary="加一个手机号或会话编号")
-def add_identity(veteran_id: int, body: IdentityIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
+def add_identity(veteran_id: RowId, body: IdentityIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
     kind, value = _kind_value(body.phone, body.sender_id)
 
     def add(session, veteran: Veteran) -> dict:
@@ -260,7 +261,7 @@ def add_identity(veteran_id: int, body: IdentityIn, staff: StaffPrincipal = Depe
 
 
 @router.post("/api/profiles/{veteran_id}/merge", response_model=ProfileOut, summary="把另一份档案并入这一份（同一个人）")
-def merge(veteran_id: int, body: MergeIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
+def merge(veteran_id: RowId, body: MergeIn, staff: StaffPrincipal = Depends(current_staff)) -> ProfileOut:
     with session_scope() as session:
         keep, other = _load(session, veteran_id), _load(session, body.other_id)
         other_id = other.id

@@ -176,6 +176,9 @@ def test_search_by_name_and_unknown_record(staff_client):
     found = client.get("/api/profiles", params={"name": "建国"}).json()
     assert [(r["id"], r["identities"][0]["shown"]) for r in found] == [(record["id"], "138****1234")]
     assert client.get("/api/profiles/12345").status_code == 404
+    # Numbers past the database's integer are bad input, not a server error.
+    assert client.get(f"/api/profiles/{2**64}").status_code == 422
+    assert client.post(f"/api/profiles/{record['id']}/merge", json={"other_id": 2**64}).status_code == 422
 
 
 def test_anonymous_is_refused_and_the_page_is_served(console_client, staff_client):
