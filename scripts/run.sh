@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the action server and the Rasa server as one supervised group (honcho); Ctrl-C stops both.
+# Start every process of the Procfile under `vetbot supervise` (vetbot/supervise.py): one that crashes is
+# restarted with backoff and the reason logged, the others keep running; Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,4 +28,4 @@ cat <<MSG
   Jobs      预约提醒、诉求催办每分钟排一次（vetbot jobs）
 按 Ctrl-C 停止。
 MSG
-exec .venv/bin/honcho start -f Procfile
+exec .venv/bin/vetbot supervise --procfile Procfile

@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     from knowledge.cli import register as register_kb
     from vetbot.jobs import register as register_jobs
     from vetbot.storage.cli import register as register_db
+    from vetbot.supervise import register as register_supervise
     from wechat_adapter.cli import register as register_wechat
 
     register_kb(groups)
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_jobs(groups)
     register_console(groups)
     register_users(groups)
+    register_supervise(groups)
     return parser
 
 
