@@ -99,9 +99,13 @@ def test_with_the_action_server_down_the_veteran_is_told_to_try_again_and_nothin
     def unreachable() -> int:  # Rasa's log line for an action server it cannot connect to
         return stack.rasa_log.read_text(errors="replace").count("Couldn't connect to the server")
 
+    # A conversation under way (its session started while the action server was up): the first
+    # message of a new one needs the action server for its session start (bot/actions/session.py,
+    # which keeps a staff takeover across sessions) and gets the fallback reply instead.
+    me = "rest-appeal-down"
+    stack.say(me, "你好")
     before, unreachable_before = {a["reference"] for a in listed(stack)}, unreachable()
     with stack.proxy.down() as proxy:
-        me = "rest-appeal-down"
         assert texts(stack.say(me, "我要反映 安置单位一直不给我安排工作")) == apology()
         assert texts(stack.say(me, "确认")) == apology()
         assert proxy.dropped and unreachable() > unreachable_before, "Rasa saw the action server down"
