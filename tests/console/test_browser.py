@@ -60,10 +60,21 @@ def click(driver, css, timeout: float = 15):
 
 
 def type_into(driver, css, text: str):
-    element = wait_for(driver, visible(css), 15, f"{css} to type into")
-    element.clear()
-    element.send_keys(text)
-    return element
+    """Types into the first visible match; typed again if a live update re-rendered it meanwhile
+    (the takeover panel is redrawn when the conversation's state changes)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for attempt in range(3):
+        element = wait_for(driver, visible(css), 15, f"{css} to type into")
+        try:
+            element.clear()
+            element.send_keys(text)
+            if element.get_attribute("value") == text:
+                return element
+        except StaleElementReferenceException:
+            if attempt == 2:
+                raise
+    raise AssertionError(f"{css} kept losing what was typed")
 
 
 def forget_page_errors(*drivers) -> None:
